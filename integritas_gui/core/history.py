@@ -1,0 +1,567 @@
+"""The local history: every stamp, check and verification, in one SQLite database.
+
+A *job* is one action (``stamp``, ``check`` or ``verify``) on one file or pasted hash. Its state moves
+
+    queued -> hashing -> hashed -> submitting -> pending -> confirmed      (stamp)
+    queued -> hashing -> hashed -> submitting -> done                      (check, verify)
+
+or to ``failed`` (with ``error``) or ``cancelled``. Every transition is committed before the next
+step starts, so a crash loses nothing: on restart, ``unfinished()`` lists what to pick up again.
+
+WAL mode with ``synchronous=NORMAL`` survives the app being killed at any moment (a power cut may
+lose the last transitions, never corrupt the file). Each thread gets its own connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from integritas_gui.core.errors import StoreError
+
+KINDS = ("stamp", "check", "verify")
+ACTIVE_STATES = ("queued", "hashing", "hashed", "submitting")
+FINAL_STATES = ("confirmed", "done", "failed", "cancelled")
+STATES = ACTIVE_STATES + ("pending",) + FINAL_STATES
+
+# Columns a caller may set through update(); anything else is a programming error.
+_UPDATABLE = {
+    "state", "outcome", "error", "error_kind", "size", "mtime_ns", "sha3_256", "blake3",
+    "segment_size", "segment_count", "segments_root", "response", "block_number", "block_date",
+    "report_path", "receipt_path", "receipt_check", "submitted_at", "confirmed_at", "attempts",
+    "options", "base_url",
+}
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE jobs (
+        id            INTEGER PRIMARY KEY,
+        batch_id      INTEGER,
+        kind          TEXT NOT NULL CHECK (kind IN ('stamp', 'check', 'verify')),
+        path          TEXT,
+        name          TEXT,
+        size          INTEGER,
+        mtime_ns      INTEGER,
+        sha3_256      TEXT,
+        blake3        TEXT,
+        segment_size  INTEGER,
+        segment_count INTEGER,
+        segments_root TEXT,
+        state         TEXT NOT NULL,
+        outcome       TEXT,
+        error         TEXT,
+        error_kind    TEXT,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        options       TEXT,
+        base_url      TEXT,
+        response      TEXT,
+        block_number  INTEGER,
+        block_date    TEXT,
+        report_path   TEXT,
+        receipt_path  TEXT,
+        receipt_check TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        submitted_at  TEXT,
+        confirmed_at  TEXT
+    );
+    CREATE INDEX jobs_by_hash ON jobs (sha3_256);
+    CREATE INDEX jobs_by_path ON jobs (path, kind);
+    CREATE INDEX jobs_by_state ON jobs (state);
+    CREATE INDEX jobs_by_kind ON jobs (kind, outcome);
+    CREATE INDEX jobs_by_created ON jobs (created_at);
+    CREATE TABLE segments (
+        job_id  INTEGER PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+        digests BLOB NOT NULL
+    );
+    CREATE TABLE records (
+        id             INTEGER PRIMARY KEY,
+        job_id         INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        block_number   INTEGER,
+        block_date     TEXT,
+        txpow_id       TEXT,
+        transaction_id TEXT,
+        matched_hash   TEXT,
+        UNIQUE (job_id, txpow_id, transaction_id)
+    );
+    CREATE INDEX records_by_job ON records (job_id);
+    CREATE TABLE batches (
+        id         INTEGER PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+]
+
+
+def utc_now() -> str:
+    """Now as ISO-8601 UTC with milliseconds, e.g. 2026-11-23T09:41:07.123Z (sorts as text)."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class Record:
+    block_number: int | None
+    block_date: str | None
+    txpow_id: str | None
+    transaction_id: str | None
+    matched_hash: str | None
+
+
+@dataclass
+class Job:
+    id: int
+    kind: str
+    state: str
+    path: str | None
+    name: str | None
+    size: int | None
+    mtime_ns: int | None
+    sha3_256: str | None
+    blake3: str | None
+    segment_size: int | None
+    segment_count: int | None
+    segments_root: str | None
+    outcome: str | None
+    error: str | None
+    error_kind: str | None
+    attempts: int
+    options: dict[str, Any]
+    base_url: str | None
+    response: dict[str, Any] | None
+    block_number: int | None
+    block_date: str | None
+    report_path: str | None
+    receipt_path: str | None
+    receipt_check: dict[str, Any] | None
+    created_at: str
+    updated_at: str
+    submitted_at: str | None
+    confirmed_at: str | None
+    batch_id: int | None = None
+    records: list[Record] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        return f"hash {self.sha3_256[:12]}…" if self.sha3_256 else f"job {self.id}"
+
+
+def _decode_json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _job_from_row(row: sqlite3.Row) -> Job:
+    data = dict(row)
+    data["options"] = _decode_json(data.get("options")) or {}
+    data["response"] = _decode_json(data.get("response"))
+    data["receipt_check"] = _decode_json(data.get("receipt_check"))
+    return Job(**data)
+
+
+def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return StoreError(
+            f"The history database {path} is in use by another program. "
+            "Close other copies of Integritas Desktop and try again."
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StoreError(
+            f"The history database {path} is damaged. Move it aside (the app can do this for you) "
+            "and a new, empty history will be started; your files and receipts are not affected."
+        )
+    if "disk" in text and ("full" in text or "i/o" in text):
+        return StoreError(f"Cannot write the history database {path}: the disk is full or failing.")
+    if "readonly" in text or "unable to open" in text:
+        return StoreError(f"Cannot open the history database {path}: check the folder's permissions.")
+    return StoreError(f"The history database {path} could not be used: {exc}.")
+
+
+def quarantine(path: str | os.PathLike) -> Path:
+    """Move a damaged database (and its WAL files) aside so a fresh one can start. Returns the new name."""
+    path = Path(path)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    return target
+
+
+class History:
+    """Thread-safe access to the history database (one connection per thread)."""
+
+    def __init__(self, path: str | os.PathLike, *, busy_timeout: float = 5.0):
+        self.path = Path(path)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._errors():
+            self._migrate()
+
+    # ---- connections ---------------------------------------------------------------------------
+    def _errors(self):
+        history = self
+
+        class _Guard:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, exc_type, exc, tb):
+                if isinstance(exc, sqlite3.Error):
+                    raise _store_error(exc, history.path) from exc
+                return False
+
+        return _Guard()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path, timeout=self._busy_timeout, isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from exc
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
+
+    def _migrate(self) -> None:
+        db = self.db
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = db.execute("SELECT version FROM schema_version").fetchone()
+        current = row[0] if row else 0
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"The history database {self.path} was written by a newer Integritas Desktop. "
+                "Update the app to open it."
+            )
+        for version in range(current, len(MIGRATIONS)):
+            db.execute("BEGIN IMMEDIATE")
+            try:  # statement by statement: executescript() would commit half-way
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("DELETE FROM schema_version")
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("SELECT version FROM schema_version").fetchone()[0]
+
+    def integrity_check(self) -> str:
+        with self._errors():
+            return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    # ---- writing -------------------------------------------------------------------------------
+    def new_batch(self, kind: str) -> int:
+        with self._errors():
+            cur = self.db.execute(
+                "INSERT INTO batches (kind, created_at) VALUES (?, ?)", (kind, utc_now())
+            )
+            return cur.lastrowid
+
+    def add_jobs(self, kind: str, entries: Sequence[dict[str, Any]], batch_id: int | None = None) -> list[int]:
+        """Insert many jobs in one transaction. Each entry may set path, name, size, sha3_256,
+        state, error, error_kind, options, base_url. Returns the new ids in order."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown job kind {kind!r}")
+        now = utc_now()
+        ids: list[int] = []
+        with self._errors():
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for entry in entries:
+                    cur = db.execute(
+                        "INSERT INTO jobs (batch_id, kind, path, name, size, sha3_256, state, error,"
+                        " error_kind, options, base_url, created_at, updated_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            batch_id, kind, entry.get("path"), entry.get("name"), entry.get("size"),
+                            entry.get("sha3_256"), entry.get("state", "queued"), entry.get("error"),
+                            entry.get("error_kind"), json.dumps(entry.get("options") or {}),
+                            entry.get("base_url"), now, now,
+                        ),
+                    )
+                    ids.append(cur.lastrowid)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return ids
+
+    def add_job(self, kind: str, **entry: Any) -> int:
+        return self.add_jobs(kind, [entry], batch_id=entry.pop("batch_id", None))[0]
+
+    def update(self, job_id: int, **changes: Any) -> None:
+        """Commit a transition. dict values (response, options, receipt_check) are stored as JSON."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        values = []
+        for key, value in changes.items():
+            if isinstance(value, (dict, list)):
+                value = json.dumps(value, separators=(",", ":"))
+            values.append(value)
+        assignments = ", ".join(f"{key} = ?" for key in changes)
+        with self._errors():
+            self.db.execute(
+                f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
+                (*values, utc_now(), job_id),
+            )
+
+    def save_digest(self, job_id: int, digest: Any, state: str = "hashed") -> None:
+        """Store a FileDigest (hashes and segment list) and move the job on, in one transaction."""
+        raw_segments = b"".join(bytes.fromhex(s) for s in digest.segments)
+        with self._errors():
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "UPDATE jobs SET size = ?, mtime_ns = ?, sha3_256 = ?, blake3 = ?, segment_size = ?,"
+                    " segment_count = ?, segments_root = ?, state = ?, error = NULL, error_kind = NULL,"
+                    " updated_at = ? WHERE id = ?",
+                    (
+                        digest.size, digest.mtime_ns, digest.sha3_256, digest.blake3,
+                        digest.segment_size, len(digest.segments), digest.segments_root, state,
+                        utc_now(), job_id,
+                    ),
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO segments (job_id, digests) VALUES (?, ?)",
+                    (job_id, raw_segments),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def add_records(self, job_id: int, records: Iterable[Any]) -> None:
+        """Attach on-chain records (objects or dicts with block_number, block_date, txpow_id,
+        transaction_id, matched_hash); the same record twice is kept once."""
+        rows = []
+        for rec in records:
+            get = rec.get if isinstance(rec, dict) else lambda k, r=rec: getattr(r, k, None)
+            rows.append((job_id, get("block_number"), get("block_date"), get("txpow_id"),
+                         get("transaction_id"), get("matched_hash")))
+        if not rows:
+            return
+        with self._errors():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO records (job_id, block_number, block_date, txpow_id,"
+                " transaction_id, matched_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def delete(self, job_ids: Iterable[int]) -> None:
+        ids = list(job_ids)
+        with self._errors():
+            self.db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
+
+    # ---- reading -------------------------------------------------------------------------------
+    def get_job(self, job_id: int, *, with_records: bool = True) -> Job | None:
+        with self._errors():
+            row = self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return None
+            job = _job_from_row(row)
+            if with_records:
+                job.records = self.records(job_id)
+            return job
+
+    def records(self, job_id: int) -> list[Record]:
+        with self._errors():
+            rows = self.db.execute(
+                "SELECT block_number, block_date, txpow_id, transaction_id, matched_hash"
+                " FROM records WHERE job_id = ? ORDER BY block_number DESC, id",
+                (job_id,),
+            ).fetchall()
+        return [Record(*row) for row in rows]
+
+    def segments(self, job_id: int) -> tuple[str, ...]:
+        with self._errors():
+            row = self.db.execute("SELECT digests FROM segments WHERE job_id = ?", (job_id,)).fetchone()
+        if row is None:
+            return ()
+        raw = bytes(row[0])
+        return tuple(raw[i:i + 32].hex() for i in range(0, len(raw), 32))
+
+    def jobs(self, job_ids: Iterable[int]) -> list[Job]:
+        return [job for job in (self.get_job(i, with_records=False) for i in job_ids) if job]
+
+    def unfinished(self, kind: str | None = None) -> list[Job]:
+        """Jobs a crash or quit interrupted, oldest first: active states and pending stamps."""
+        sql = "SELECT * FROM jobs WHERE state IN (?, ?, ?, ?, ?)"
+        params: list[Any] = [*ACTIVE_STATES, "pending"]
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        with self._errors():
+            rows = self.db.execute(sql + " ORDER BY id", params).fetchall()
+        return [_job_from_row(row) for row in rows]
+
+    def latest_for_path(self, path: str, kind: str, *, states: Sequence[str] | None = None) -> Job | None:
+        sql = "SELECT * FROM jobs WHERE path = ? AND kind = ?"
+        params: list[Any] = [path, kind]
+        if states:
+            sql += f" AND state IN ({', '.join('?' * len(states))})"
+            params.extend(states)
+        with self._errors():
+            row = self.db.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
+        return _job_from_row(row) if row else None
+
+    def latest_stamps_for_paths(self, paths: Sequence[str]) -> dict[str, Job]:
+        """For each path, its newest stamp job that did not fail or get cancelled (one query per
+        500 paths: used to skip files a batch already stamped when it is run again)."""
+        found: dict[str, Job] = {}
+        with self._errors():
+            for start in range(0, len(paths), 500):
+                chunk = list(paths[start:start + 500])
+                rows = self.db.execute(
+                    "SELECT * FROM jobs WHERE id IN (SELECT MAX(id) FROM jobs WHERE kind = 'stamp'"
+                    f" AND state NOT IN ('failed', 'cancelled') AND path IN ({', '.join('?' * len(chunk))})"
+                    " GROUP BY path)",
+                    chunk,
+                ).fetchall()
+                for row in rows:
+                    found[row["path"]] = _job_from_row(row)
+        return found
+
+    def stamps_of_hash(self, sha3_256: str) -> list[Job]:
+        with self._errors():
+            rows = self.db.execute(
+                "SELECT * FROM jobs WHERE sha3_256 = ? AND kind = 'stamp' ORDER BY id DESC", (sha3_256,)
+            ).fetchall()
+        return [_job_from_row(row) for row in rows]
+
+    def count_by_state(self, job_ids: Sequence[int] | None = None) -> dict[str, int]:
+        with self._errors():
+            if job_ids is None:
+                rows = self.db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+            else:
+                counts: dict[str, int] = {}
+                for start in range(0, len(job_ids), 500):
+                    chunk = list(job_ids[start:start + 500])
+                    for state, n in self.db.execute(
+                        f"SELECT state, COUNT(*) FROM jobs WHERE id IN ({', '.join('?' * len(chunk))})"
+                        " GROUP BY state",
+                        chunk,
+                    ):
+                        counts[state] = counts.get(state, 0) + n
+                return counts
+        return {state: n for state, n in rows}
+
+    # ---- search (history view, CLI) ------------------------------------------------------------
+    def _where(self, text: str | None, kind: str | None, outcome: str | None,
+               since: str | None, until: str | None, state: str | None = None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if text:
+            needle = text.strip()
+            bare = needle.lower().removeprefix("0x")
+            if bare and len(bare) >= 6 and all(c in "0123456789abcdef" for c in bare):
+                # A hash prefix uses the index; names and paths may also contain hex-looking text.
+                clauses.append("(sha3_256 >= ? AND sha3_256 < ? OR name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')")
+                like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                params.extend([bare, bare + "g", like, like])
+            else:
+                like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                clauses.append("(name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')")
+                params.extend([like, like])
+        if kind:
+            clauses.append("kind = ?")
+            params.append(kind)
+        if outcome:
+            clauses.append("(outcome = ? OR (outcome IS NULL AND state = ?))")
+            params.extend([outcome, outcome])
+        if state:
+            clauses.append("state = ?")
+            params.append(state)
+        if since:
+            clauses.append("created_at >= ?")
+            params.append(since)
+        if until:
+            clauses.append("created_at < ?")
+            params.append(until)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def search(self, text: str | None = None, *, kind: str | None = None, outcome: str | None = None,
+               since: str | None = None, until: str | None = None, state: str | None = None,
+               limit: int = 200, offset: int = 0) -> list[Job]:
+        """Newest first. ``text`` matches a name or path anywhere, or a hash prefix."""
+        where, params = self._where(text, kind, outcome, since, until, state)
+        with self._errors():
+            rows = self.db.execute(
+                f"SELECT * FROM jobs{where} ORDER BY id DESC LIMIT ? OFFSET ?", (*params, limit, offset)
+            ).fetchall()
+        return [_job_from_row(row) for row in rows]
+
+    def count(self, text: str | None = None, *, kind: str | None = None, outcome: str | None = None,
+              since: str | None = None, until: str | None = None, state: str | None = None) -> int:
+        where, params = self._where(text, kind, outcome, since, until, state)
+        with self._errors():
+            return self.db.execute(f"SELECT COUNT(*) FROM jobs{where}", params).fetchone()[0]
+
+    def iter_all(self, *, batch: int = 1000) -> Iterator[Job]:
+        """Every job, newest first, read in pages (exports of 100,000 entries stay small in memory)."""
+        last_id = None
+        while True:
+            with self._errors():
+                if last_id is None:
+                    rows = self.db.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (batch,)).fetchall()
+                else:
+                    rows = self.db.execute(
+                        "SELECT * FROM jobs WHERE id < ? ORDER BY id DESC LIMIT ?", (last_id, batch)
+                    ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _job_from_row(row)
+            last_id = rows[-1]["id"]
+
