@@ -1,0 +1,390 @@
+"""Settings: API key (keyring, or an owner-only file the user chose), service, hashing, privacy."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+)
+
+from integritas_gui.core.errors import IntegritasError
+from integritas_gui.core.paths import app_dirs
+from integritas_gui.core.settings import REAL_SERVICE_URL, save_settings
+from integritas_gui.gui.first_run import SANDBOX_BASE_URL
+
+log = logging.getLogger(__name__)
+
+PROBE_HASH = "0" * 64
+SEGMENT_CHOICES = [("auto", None)] + [
+    (size, label)
+    for size, label in (
+        (64 * 1024, "64 KiB"),
+        (256 * 1024, "256 KiB"),
+        (1024 * 1024, "1 MiB"),
+        (4 * 1024 * 1024, "4 MiB"),
+        (16 * 1024 * 1024, "16 MiB"),
+    )
+]
+SERVICE_REAL, SERVICE_SANDBOX, SERVICE_CUSTOM = range(3)
+
+
+def describe_connection_result(error: Exception | None) -> tuple[str, str]:
+    """(verdict, words) for a test call: verdict is ok | bad_key | plan_limit | unreachable | error."""
+    if error is None:
+        return "ok", "Connected: the service answered and accepted the key."
+    kind = getattr(error, "kind", "")
+    if kind == "auth":
+        return "bad_key", "The service refused the API key. Check it in your Integritas profile."
+    if kind == "plan_limit":
+        return "plan_limit", "The key works, but the plan's limit is reached. Upgrade the plan."
+    if kind in {"network", "timeout", "unavailable"}:
+        return "unreachable", "Cannot reach the service. Check the address, proxy and network."
+    if kind == "rate_limited":
+        return "ok", "Connected (the service asks to slow down for a moment)."
+    if kind in {"bad_request", "malformed"}:
+        return "ok", "Connected: the service answered."
+    message = getattr(error, "message", None) or type(error).__name__
+    return "error", message
+
+
+class _TestSignals(QObject):
+    finished = Signal(str, str)  # verdict, words
+
+
+class _ConnectionTest(QRunnable):
+    """Calls check(<64 zeros>) on a pool thread; reports a verdict, never the key."""
+
+    def __init__(self, base_url: str, api_key: str | None):
+        super().__init__()
+        self.base_url = base_url
+        self.api_key = api_key
+        self.signals = _TestSignals()
+
+    def run(self) -> None:
+        error: Exception | None = None
+        try:
+            from integritas_gui.core.client import IntegritasClient
+
+            with IntegritasClient(self.base_url, self.api_key or None, timeout=10,
+                                  max_retries=0) as client:
+                client.check(PROBE_HASH)
+        except IntegritasError as exc:
+            error = exc
+        except Exception as exc:  # an unexpected client failure is still an answer for the user
+            log.warning("Connection test failed: %s", type(exc).__name__)
+            error = exc
+        verdict, words = describe_connection_result(error)
+        self.signals.finished.emit(verdict, words)
+
+
+class SettingsDialog(QDialog):
+    settingsChanged = Signal(object)
+    connectionTested = Signal(str, str)  # verdict, words (for tests and the status bar)
+
+    def __init__(self, settings, secret_store, parent=None, *, settings_path=None,
+                 sandbox_url: str | None = None):
+        super().__init__(parent)
+        self.settings = settings
+        self.secret_store = secret_store
+        self.settings_path = settings_path or app_dirs().settings_file
+        # Where the running local sandbox listens, when the main window has started one.
+        self.sandbox_url = sandbox_url
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._tests: set[_ConnectionTest] = set()
+
+        self.setWindowTitle(self.tr("Settings"))
+        self.setObjectName("settingsDialog")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_service_group())
+        layout.addWidget(self._build_files_group())
+        layout.addWidget(self._build_privacy_group())
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setObjectName("settingsError")
+        layout.addWidget(self.error_label)
+        self.button_box = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.button_box.accepted.connect(self.accept)
+        self.button_box.rejected.connect(self.reject)
+        layout.addWidget(self.button_box)
+
+        self._load_values()
+        self.resize(560, self.sizeHint().height())
+
+    # ---- layout --------------------------------------------------------------------------------
+    def _build_service_group(self) -> QGroupBox:
+        group = QGroupBox(self.tr("Integritas service"))
+        form = QFormLayout(group)
+
+        self.service_combo = QComboBox()
+        self.service_combo.addItem(self.tr("Integritas (%s)") % REAL_SERVICE_URL)
+        self.service_combo.addItem(self.tr("Local sandbox (nothing on a real blockchain)"))
+        self.service_combo.addItem(self.tr("Other address"))
+        self.service_combo.setAccessibleName(self.tr("Service"))
+        self.service_combo.currentIndexChanged.connect(self._service_changed)
+        form.addRow(self.tr("&Service:"), self.service_combo)
+
+        self.url_edit = QLineEdit()
+        self.url_edit.setPlaceholderText("https://…/core")
+        self.url_edit.setAccessibleName(self.tr("Service address"))
+        form.addRow(self.tr("&Address:"), self.url_edit)
+
+        self.key_edit = QLineEdit()
+        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key_edit.setPlaceholderText(self.tr("From your profile at integritas.technology"))
+        self.key_edit.setAccessibleName(self.tr("API key"))
+        self.show_key = QToolButton()
+        self.show_key.setText(self.tr("Show"))
+        self.show_key.setCheckable(True)
+        self.show_key.setAccessibleName(self.tr("Show the API key"))
+        self.show_key.toggled.connect(self._toggle_key_visible)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.key_edit, 1)
+        key_row.addWidget(self.show_key)
+        form.addRow(self.tr("API &key:"), key_row)
+
+        self.key_storage = QLabel()
+        self.key_storage.setWordWrap(True)
+        self.key_storage.setAccessibleName(self.tr("Where the key is kept"))
+        form.addRow("", self.key_storage)
+        self.file_fallback = QCheckBox(self.tr("Keep the key in a file only I can read"))
+        self.file_fallback.setAccessibleName(self.tr("Keep the key in a file only I can read"))
+        form.addRow("", self.file_fallback)
+
+        self.proxy_edit = QLineEdit()
+        self.proxy_edit.setPlaceholderText(self.tr("Empty: connect directly, e.g. http://proxy:8080"))
+        self.proxy_edit.setAccessibleName(self.tr("Proxy"))
+        form.addRow(self.tr("&Proxy:"), self.proxy_edit)
+
+        self.test_button = QPushButton(self.tr("&Test connection"))
+        self.test_button.setAccessibleName(self.tr("Test connection"))
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QLabel()
+        self.test_result.setWordWrap(True)
+        self.test_result.setAccessibleName(self.tr("Connection test result"))
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result, 1)
+        form.addRow("", test_row)
+        return group
+
+    def _build_files_group(self) -> QGroupBox:
+        group = QGroupBox(self.tr("Files"))
+        form = QFormLayout(group)
+        self.workers_spin = QSpinBox()
+        self.workers_spin.setRange(1, max(2, (os.cpu_count() or 2) * 2))
+        self.workers_spin.setAccessibleName(self.tr("Hashing workers"))
+        form.addRow(self.tr("&Hashing workers:"), self.workers_spin)
+
+        self.segment_combo = QComboBox()
+        for size, label in SEGMENT_CHOICES:
+            text = self.tr("Automatic (recommended)") if size == "auto" else label
+            self.segment_combo.addItem(text, size)
+        self.segment_combo.setAccessibleName(self.tr("Segment size"))
+        self.segment_combo.setToolTip(
+            self.tr("Segments let a later check show which parts of a file changed.")
+        )
+        form.addRow(self.tr("Se&gment size:"), self.segment_combo)
+
+        self.sidecar_check = QCheckBox(self.tr("Write a receipt next to each stamped file"))
+        self.sidecar_check.setAccessibleName(self.tr("Write receipts next to files"))
+        form.addRow("", self.sidecar_check)
+        self.notify_check = QCheckBox(self.tr("Notify me when stamps are confirmed"))
+        self.notify_check.setAccessibleName(self.tr("Notifications"))
+        form.addRow("", self.notify_check)
+        return group
+
+    def _build_privacy_group(self) -> QGroupBox:
+        group = QGroupBox(self.tr("Privacy"))
+        box = QVBoxLayout(group)
+        self.details_check = QCheckBox(
+            self.tr("Send the file name and size with verifications (they appear in the report)")
+        )
+        self.details_check.setAccessibleName(self.tr("Send file name and size with verifications"))
+        box.addWidget(self.details_check)
+        note = QLabel(self.tr("Only the file's hash is sent otherwise. Files never leave this computer."))
+        note.setWordWrap(True)
+        box.addWidget(note)
+        return group
+
+    # ---- values --------------------------------------------------------------------------------
+    def _load_values(self) -> None:
+        s = self.settings
+        if s.base_url == SANDBOX_BASE_URL:
+            index = SERVICE_SANDBOX
+        elif s.base_url.rstrip("/") == REAL_SERVICE_URL:
+            index = SERVICE_REAL
+        else:
+            index = SERVICE_CUSTOM
+            self.url_edit.setText(s.base_url)
+        self.service_combo.setCurrentIndex(index)
+        self._service_changed(index)
+        self.key_edit.setText(self.secret_store.get_api_key() or "")
+        self.proxy_edit.setText(s.proxy)
+        self.workers_spin.setValue(max(1, int(s.hash_workers)))
+        segment_index = self.segment_combo.findData(s.segment_size)
+        self.segment_combo.setCurrentIndex(max(0, segment_index))
+        self.sidecar_check.setChecked(s.write_sidecar_receipts)
+        self.notify_check.setChecked(s.notifications)
+        self.details_check.setChecked(s.send_file_details)
+        self._describe_storage()
+
+    def _describe_storage(self) -> None:
+        store = self.secret_store
+        if store.keyring_available or store.file_fallback_enabled:
+            self.key_storage.setText(self.tr("The key is kept in %s.") % store.backend_description)
+            self.file_fallback.setVisible(store.file_fallback_enabled)
+            self.file_fallback.setChecked(store.file_fallback_enabled)
+        else:
+            self.key_storage.setText(
+                self.tr(
+                    "This system has no keyring to keep the key safely. Tick the box below to keep "
+                    "it in a file only your user account can read, or set INTEGRITAS_API_KEY."
+                )
+            )
+            self.file_fallback.setVisible(True)
+            self.file_fallback.setChecked(False)
+
+    def chosen_base_url(self) -> str:
+        index = self.service_combo.currentIndex()
+        if index == SERVICE_SANDBOX:
+            return SANDBOX_BASE_URL
+        if index == SERVICE_REAL:
+            return REAL_SERVICE_URL
+        return self.url_edit.text().strip().rstrip("/")
+
+    def collected_settings(self):
+        """A copy of the settings with the dialog's values (the key is not part of it)."""
+        return replace(
+            self.settings,
+            base_url=self.chosen_base_url(),
+            hash_workers=self.workers_spin.value(),
+            segment_size=self.segment_combo.currentData(),
+            write_sidecar_receipts=self.sidecar_check.isChecked(),
+            send_file_details=self.details_check.isChecked(),
+            proxy=self.proxy_edit.text().strip(),
+            notifications=self.notify_check.isChecked(),
+        )
+
+    # ---- slots ---------------------------------------------------------------------------------
+    @Slot(int)
+    def _service_changed(self, index: int) -> None:
+        custom = index == SERVICE_CUSTOM
+        self.url_edit.setEnabled(custom)
+        if not custom:
+            self.url_edit.setText(REAL_SERVICE_URL if index == SERVICE_REAL else "")
+            self.url_edit.setPlaceholderText(
+                self.tr("Runs inside the app") if index == SERVICE_SANDBOX else "https://…/core"
+            )
+
+    @Slot(bool)
+    def _toggle_key_visible(self, visible: bool) -> None:
+        mode = QLineEdit.EchoMode.Normal if visible else QLineEdit.EchoMode.Password
+        self.key_edit.setEchoMode(mode)
+        self.show_key.setText(self.tr("Hide") if visible else self.tr("Show"))
+
+    @Slot()
+    def test_connection(self) -> None:
+        base_url = self.chosen_base_url()
+        if base_url == SANDBOX_BASE_URL:
+            base_url = self.sandbox_url or ""
+            if not base_url:
+                self._show_test_result(
+                    "ok", self.tr("The local sandbox starts with the app; nothing to test.")
+                )
+                return
+        if not base_url.startswith(("http://", "https://")):
+            self._show_test_result("error", self.tr("Enter an address starting with https://"))
+            return
+        self.test_button.setEnabled(False)
+        self.test_result.setText(self.tr("Testing…"))
+        task = _ConnectionTest(base_url, self.key_edit.text().strip())
+        task.setAutoDelete(False)
+        task.signals.finished.connect(self._connection_tested)
+        self._tests.add(task)
+        self._pool.start(task)
+
+    @Slot(str, str)
+    def _connection_tested(self, verdict: str, words: str) -> None:
+        self._tests = {t for t in self._tests if t.signals is not self.sender()}
+        self.test_button.setEnabled(True)
+        self._show_test_result(verdict, self.tr(words))
+
+    def _show_test_result(self, verdict: str, words: str) -> None:
+        mark = "✓ " if verdict == "ok" else "✗ "
+        self.test_result.setText(mark + words)
+        self.connectionTested.emit(verdict, words)
+
+    def accept(self) -> None:
+        new_settings = self.collected_settings()
+        if new_settings.base_url != SANDBOX_BASE_URL and not new_settings.base_url.startswith(
+            ("http://", "https://")
+        ):
+            self.error_label.setText(self.tr("The service address must start with https://"))
+            return
+        if not self._store_key():
+            return
+        for name, value in vars(new_settings).items():
+            setattr(self.settings, name, value)
+        save_settings(self.settings, self.settings_path)
+        self.settingsChanged.emit(self.settings)
+        super().accept()
+
+    def _store_key(self) -> bool:
+        """Save (or remove) the key where the user allowed; False with a message when it cannot."""
+        key = self.key_edit.text().strip()
+        store = self.secret_store
+        wants_file = not self.file_fallback.isHidden() and self.file_fallback.isChecked()
+        leaving_file = store.file_fallback_enabled and not wants_file
+        if key == (store.get_api_key() or "") and not leaving_file:
+            return True
+        try:
+            if leaving_file:
+                store.use_file_fallback(False)  # deletes the key file too
+            if not key:
+                store.delete_api_key()
+                return True
+            if not store.keyring_available and not store.file_fallback_enabled:
+                if not wants_file:
+                    self.error_label.setText(
+                        self.tr(
+                            "There is no keyring on this system, so the key was not saved. Tick "
+                            "'Keep the key in a file only I can read', or set INTEGRITAS_API_KEY."
+                        )
+                    )
+                    return False
+                store.use_file_fallback(True)
+            store.set_api_key(key)
+        except IntegritasError as exc:
+            self.error_label.setText(exc.message)
+            return False
+        except Exception as exc:  # a broken keyring service
+            log.warning("Could not store the API key: %s", type(exc).__name__)
+            self.error_label.setText(
+                self.tr("The keyring refused the key (%s).") % type(exc).__name__
+            )
+            return False
+        return True
+
+    def done(self, result: int) -> None:
+        self._pool.waitForDone(15000)
+        super().done(result)

@@ -1,0 +1,169 @@
+"""Settings dialog: persistence, the key in the keyring, the no-keyring path, connection test."""
+
+from __future__ import annotations
+
+import socket
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+
+from integritas_gui.core.paths import app_dirs
+from integritas_gui.core.secrets import SecretStore
+from integritas_gui.core.settings import REAL_SERVICE_URL, Settings, load_settings
+from integritas_gui.gui.settings_dialog import (
+    SERVICE_CUSTOM,
+    SERVICE_SANDBOX,
+    SettingsDialog,
+    describe_connection_result,
+)
+from integritas_gui.gui.first_run import SANDBOX_BASE_URL
+
+
+class MemoryKeyring(KeyringBackend):
+    """The OS keyring cannot exist in a test container: a dict stands in for it."""
+
+    priority = 1
+
+    def __init__(self):
+        super().__init__()
+        self.passwords = {}
+
+    def get_password(self, service, username):
+        return self.passwords.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service, username):
+        self.passwords.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring():
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def no_keyring():
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def dirs():
+    return app_dirs().create()
+
+
+def open_dialog(qtbot, dirs, settings=None):
+    settings = settings or Settings()
+    store = SecretStore(dirs.config)
+    dialog = SettingsDialog(settings, store)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog, settings, store
+
+
+def test_settings_persist_and_reload(qtbot, dirs, memory_keyring):
+    dialog, settings, store = open_dialog(qtbot, dirs)
+    assert dialog.url_edit.text() == REAL_SERVICE_URL
+    dialog.service_combo.setCurrentIndex(SERVICE_CUSTOM)
+    dialog.url_edit.setText("https://example.test/core/")
+    dialog.workers_spin.setValue(3)
+    dialog.segment_combo.setCurrentIndex(dialog.segment_combo.findData(1024 * 1024))
+    dialog.sidecar_check.setChecked(True)
+    dialog.details_check.setChecked(True)
+    dialog.notify_check.setChecked(False)
+    dialog.proxy_edit.setText("http://proxy.test:8080")
+    dialog.key_edit.setText("sk-live-abc")
+    with qtbot.waitSignal(dialog.settingsChanged) as changed:
+        dialog.button_box.accepted.emit()
+    assert changed.args[0] is settings
+
+    saved = load_settings(dirs.settings_file)
+    assert saved.base_url == "https://example.test/core"
+    assert saved.hash_workers == 3
+    assert saved.segment_size == 1024 * 1024
+    assert saved.write_sidecar_receipts and saved.send_file_details and not saved.notifications
+    assert saved.proxy == "http://proxy.test:8080"
+    assert memory_keyring.passwords[("integritas-desktop", "api-key")] == "sk-live-abc"
+    assert "sk-live-abc" not in dirs.settings_file.read_text()
+
+    # Reopened, the dialog shows what was saved; the key is dots until asked.
+    again, _, _ = open_dialog(qtbot, dirs, saved)
+    assert again.service_combo.currentIndex() == SERVICE_CUSTOM
+    assert again.url_edit.text() == "https://example.test/core"
+    assert again.segment_combo.currentData() == 1024 * 1024
+    assert again.key_edit.text() == "sk-live-abc"
+    assert again.key_edit.echoMode() == again.key_edit.EchoMode.Password
+    again.show_key.click()
+    assert again.key_edit.echoMode() == again.key_edit.EchoMode.Normal
+    assert "keyring" in again.key_storage.text()
+
+
+def test_sandbox_choice_and_cancel(qtbot, dirs, memory_keyring):
+    dialog, settings, _ = open_dialog(qtbot, dirs)
+    dialog.service_combo.setCurrentIndex(SERVICE_SANDBOX)
+    dialog.button_box.accepted.emit()
+    assert load_settings(dirs.settings_file).base_url == SANDBOX_BASE_URL
+
+    dialog, settings, _ = open_dialog(qtbot, dirs, load_settings(dirs.settings_file))
+    assert dialog.service_combo.currentIndex() == SERVICE_SANDBOX
+    dialog.workers_spin.setValue(7)
+    dialog.button_box.rejected.emit()
+    assert load_settings(dirs.settings_file).hash_workers != 7
+
+
+def test_no_keyring_says_so_and_offers_owner_only_file(qtbot, dirs, no_keyring):
+    dialog, settings, store = open_dialog(qtbot, dirs)
+    assert "no keyring" in dialog.key_storage.text()
+    assert dialog.file_fallback.isVisible() and not dialog.file_fallback.isChecked()
+    dialog.key_edit.setText("sk-no-keyring")
+    dialog.button_box.accepted.emit()
+    assert dialog.isVisible(), "must not save a key silently without a keyring"
+    assert "no keyring" in dialog.error_label.text()
+    assert not store.key_file.exists()
+
+    dialog.file_fallback.setChecked(True)
+    with qtbot.waitSignal(dialog.settingsChanged):
+        dialog.button_box.accepted.emit()
+    assert store.get_api_key() == "sk-no-keyring"
+    assert (store.key_file.stat().st_mode & 0o777) == 0o600
+
+    reopened, _, _ = open_dialog(qtbot, dirs, settings)
+    assert "only you can read" in reopened.key_storage.text()
+    assert reopened.file_fallback.isChecked()
+
+
+def test_connection_verdicts_in_words():
+    class Failure(Exception):
+        def __init__(self, kind):
+            self.kind = kind
+
+    assert describe_connection_result(None)[0] == "ok"
+    assert describe_connection_result(Failure("auth"))[0] == "bad_key"
+    assert describe_connection_result(Failure("plan_limit"))[0] == "plan_limit"
+    for kind in ("network", "timeout", "unavailable"):
+        assert describe_connection_result(Failure(kind))[0] == "unreachable"
+    assert describe_connection_result(Failure("rate_limited"))[0] == "ok"
+
+
+def test_connection_test_reports_unreachable(qtbot, dirs, memory_keyring):
+    pytest.importorskip("integritas_gui.core.client")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dialog, _, _ = open_dialog(qtbot, dirs)
+    dialog.service_combo.setCurrentIndex(SERVICE_CUSTOM)
+    dialog.url_edit.setText(f"http://127.0.0.1:{port}/core")
+    with qtbot.waitSignal(dialog.connectionTested, timeout=20000) as tested:
+        dialog.test_button.click()
+    assert tested.args[0] == "unreachable"
+    assert "reach" in dialog.test_result.text()
