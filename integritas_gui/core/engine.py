@@ -1,0 +1,668 @@
+"""The job runner both front ends use: hash -> submit -> follow -> record.
+
+Work runs on plain threads (a hashing pool, a network pool, and one scheduler thread for timed
+work: confirmation polls and rate-limit waits). Every state change is committed to the history
+before the next step starts and is then announced to subscribers as a ``JobUpdate``, on the worker
+thread that made it: front ends marshal it to their own thread (the GUI re-emits it as a Qt signal).
+
+Quitting (``shutdown``) leaves interrupted jobs in their last committed state, so
+``resume_unfinished`` picks them up on the next start; ``cancel`` is the user's "stop this one".
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from integritas_gui.core.errors import Cancelled, FileProblem, IntegritasError, StoreError
+from integritas_gui.core.history import History, Job, utc_now
+
+log = logging.getLogger(__name__)
+
+SIDECAR_SUFFIX = ".integritas.json"
+INSERT_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class ConfirmPolicy:
+    """How a stamp is followed until it is in a block (Minima: ~50 s blocks, confirmed in 1-3 min)."""
+
+    first_delay: float = 10.0
+    interval: float = 10.0
+    max_interval: float = 60.0
+    backoff: float = 1.5
+    pending_after: float = 300.0  # past this the stamp is still "pending", with a note; never "failed"
+
+    @classmethod
+    def for_block_time(cls, block_time: float) -> "ConfirmPolicy":
+        """A policy scaled to a (sandbox) chain whose blocks come every ``block_time`` seconds."""
+        if block_time >= 50:
+            return cls()
+        step = max(0.05, block_time * 0.6)
+        return cls(first_delay=block_time * 1.2, interval=step, max_interval=max(step, block_time * 4),
+                   pending_after=max(30.0, block_time * 6))
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    job_id: int
+    kind: str
+    path: str | None
+    state: str
+    bytes_done: int = 0
+    bytes_total: int = 0
+    sha3_256: str | None = None
+    outcome: str | None = None
+    error: str | None = None
+    block_number: int | None = None
+    block_date: str | None = None
+    note: str | None = None  # e.g. "still pending after 5 minutes"
+
+    @classmethod
+    def of(cls, job: Job, **override: Any) -> "JobUpdate":
+        values = dict(
+            job_id=job.id, kind=job.kind, path=job.path, state=job.state, sha3_256=job.sha3_256,
+            outcome=job.outcome, error=job.error, block_number=job.block_number,
+            block_date=job.block_date, bytes_total=job.size or 0,
+            bytes_done=(job.size or 0) if job.sha3_256 else 0,
+        )
+        values.update(override)
+        return cls(**values)
+
+
+@dataclass
+class _Active:
+    """What the engine holds for a job it is working on in this session."""
+
+    kind: str
+    path: str | None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    polls: int = 0
+    first_poll_at: float | None = None
+
+
+def sidecar_path(file_path: str | os.PathLike) -> Path:
+    return Path(str(file_path) + SIDECAR_SUFFIX)
+
+
+def changed_ranges(segment_size: int, then_size: int, then_segments: Sequence[str],
+                   now_size: int, now_segments: Sequence[str]) -> list[tuple[int, int]]:
+    """Byte ranges (offset, length) of the file now that differ from what was recorded then,
+    adjacent segments merged; bytes cut off the end count as a changed range at the new end."""
+    ranges: list[tuple[int, int]] = []
+    for index in range(max(len(then_segments), len(now_segments))):
+        then = then_segments[index] if index < len(then_segments) else None
+        now = now_segments[index] if index < len(now_segments) else None
+        if then == now:
+            continue
+        offset = index * segment_size
+        length = max(min(segment_size, max(now_size, then_size) - offset), 0)
+        if ranges and ranges[-1][0] + ranges[-1][1] == offset:
+            ranges[-1] = (ranges[-1][0], ranges[-1][1] + length)
+        else:
+            ranges.append((offset, length))
+    return ranges
+
+
+class Engine:
+    def __init__(
+        self,
+        history: History,
+        client: Any,
+        *,
+        hash_workers: int = 2,
+        network_workers: int | None = None,
+        confirm: ConfirmPolicy = ConfirmPolicy(),
+        reports_dir: str | os.PathLike | None = None,
+        write_sidecar_receipts: bool = False,
+        segment_size: int | None = None,
+    ):
+        self.history = history
+        self.client = client
+        self.confirm = confirm
+        self.reports_dir = Path(reports_dir) if reports_dir else None
+        self.write_sidecar_receipts = write_sidecar_receipts
+        self.segment_size = segment_size
+        self._subscribers: list[Callable[[JobUpdate], None]] = []
+        self._active: dict[int, _Active] = {}
+        self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)
+        self._busy = 0  # queued or running pool tasks
+        self._timed: list[tuple[float, int, int, str]] = []  # (due, seq, job_id, action)
+        self._seq = itertools.count()
+        self._stopping = threading.Event()
+        workers = network_workers or getattr(client, "concurrency", 8)
+        self._hash_pool = ThreadPoolExecutor(max(1, hash_workers), thread_name_prefix="hash")
+        self._net_pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="net")
+        self._timer_wake = threading.Condition(threading.Lock())
+        self._timer = threading.Thread(target=self._run_timer, name="scheduler", daemon=True)
+        self._timer.start()
+
+    # ---- subscribers ---------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[JobUpdate], None]) -> None:
+        self._subscribers.append(callback)
+
+    def _emit(self, update: JobUpdate) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(update)
+            except Exception:  # a front end's bug must not stop the batch
+                log.exception("A subscriber failed on an update for job %s", update.job_id)
+
+    def _commit(self, job_id: int, **changes: Any) -> Job:
+        """Commit a transition, then announce it."""
+        self.history.update(job_id, **changes)
+        job = self.history.get_job(job_id, with_records=False)
+        self._emit(JobUpdate.of(job))
+        return job
+
+    # ---- adding work ---------------------------------------------------------------------------
+    def add_files(self, kind: str, paths: Iterable[str | os.PathLike], *, report: bool = False,
+                  send_file_details: bool = False, restamp: bool = False,
+                  cancel: threading.Event | None = None) -> list[int]:
+        """Queue files and folders (walked recursively). Returns one job id per file, including
+        failed jobs for entries that cannot be hashed. A stamp of a file that this history already
+        stamped (same path, size and modification time) reuses that job unless ``restamp``."""
+        from integritas_gui.core.walk import expand_paths
+
+        options = {"report": report, "send_file_details": send_file_details}
+        batch_id = self.history.new_batch(kind)
+        ids: list[int] = []
+        pending: list[Any] = []
+        for item in expand_paths(paths, cancel=cancel):
+            pending.append(item)
+            if len(pending) >= INSERT_CHUNK:
+                ids.extend(self._queue_items(kind, pending, options, batch_id, restamp))
+                pending = []
+        if pending:
+            ids.extend(self._queue_items(kind, pending, options, batch_id, restamp))
+        return ids
+
+    def _queue_items(self, kind: str, items: list[Any], options: dict[str, Any], batch_id: int,
+                     restamp: bool) -> list[int]:
+        reused: dict[str, int] = {}
+        if kind == "stamp" and not restamp:
+            earlier = self.history.latest_stamps_for_paths([i.path for i in items if not i.error])
+            for path, job in earlier.items():
+                if self._still_same_file(job):
+                    reused[path] = job.id
+        with self._lock:
+            running = {a.path: job_id for job_id, a in self._active.items() if a.kind == kind and a.path}
+        for item in items:
+            if not item.error and item.path in running:
+                reused.setdefault(item.path, running[item.path])  # dropped twice: one job
+        fresh = [i for i in items if i.path not in reused]
+        entries = [
+            {
+                "path": i.path, "name": os.path.basename(i.path) or i.path, "size": i.size,
+                "state": "failed" if i.error else "queued", "error": i.error,
+                "error_kind": "file" if i.error else None, "options": options,
+                "base_url": self._base_url,
+            }
+            for i in fresh
+        ]
+        new_ids = iter(self.history.add_jobs(kind, entries, batch_id=batch_id))
+        ids: list[int] = []
+        for item in items:
+            if item.path in reused:
+                job_id = reused[item.path]
+                ids.append(job_id)
+                self._resume(self.history.get_job(job_id, with_records=False))
+                continue
+            job_id = next(new_ids)
+            ids.append(job_id)
+            if item.error:
+                self._emit(JobUpdate(job_id, kind, item.path, "failed", error=item.error))
+            else:
+                self._emit(JobUpdate(job_id, kind, item.path, "queued", bytes_total=item.size or 0))
+                self._start_hashing(job_id, kind, item.path)
+        return ids
+
+    def add_hash(self, kind: str, sha3_hex: str, *, report: bool = False) -> int:
+        """Queue a check or verification of a pasted hash (no file involved)."""
+        from integritas_gui.core.hexhash import normalise
+
+        sha3 = normalise(sha3_hex)
+        job_id = self.history.add_job(
+            kind, sha3_256=sha3, state="hashed", options={"report": report},
+            base_url=self._base_url,
+        )
+        self._emit(JobUpdate(job_id, kind, None, "hashed", sha3_256=sha3))
+        with self._lock:
+            self._active[job_id] = _Active(kind, None)
+        self._submit(job_id)
+        return job_id
+
+    @property
+    def _base_url(self) -> str | None:
+        return getattr(self.client, "base_url", None)
+
+    def _still_same_file(self, job: Job) -> bool:
+        if job.state in ("queued", "hashing"):
+            return True  # never hashed: resuming hashes it now
+        try:
+            st = os.stat(job.path)
+        except OSError:
+            return False
+        return st.st_size == job.size and st.st_mtime_ns == job.mtime_ns
+
+    # ---- control -------------------------------------------------------------------------------
+    def cancel(self, job_id: int) -> None:
+        with self._lock:
+            active = self._active.get(job_id)
+            if active is not None:
+                active.cancel.set()
+        job = self.history.get_job(job_id, with_records=False)
+        if job is None or job.finished:
+            return
+        if job.state in ("pending", "queued", "hashed") or active is None:
+            # Nothing is running for it right now (or the runner will see the flag): settle it here.
+            note = ("Stopped following this stamp; it may still be confirmed. Retry to follow it again."
+                    if job.state == "pending" else None)
+            self._settle(job_id)
+            self._commit(job_id, state="cancelled", error=note)
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            ids = list(self._active)
+        for job_id in ids:
+            self.cancel(job_id)
+
+    def retry(self, job_id: int) -> None:
+        """Run a failed or cancelled job again from the first step it still needs."""
+        job = self.history.get_job(job_id, with_records=False)
+        if job is None or job.state not in ("failed", "cancelled"):
+            return
+        with self._lock:
+            if job_id in self._active:
+                return
+        if job.kind == "stamp" and job.submitted_at:
+            self._commit(job_id, state="pending", error=None, error_kind=None)
+        elif job.path:
+            self._commit(job_id, state="queued", error=None, error_kind=None)
+        else:
+            self._commit(job_id, state="hashed", error=None, error_kind=None)
+        self._resume(self.history.get_job(job_id, with_records=False))
+
+    def resume_unfinished(self) -> list[int]:
+        """Pick up what a crash or quit interrupted. Returns the resumed job ids."""
+        jobs = self.history.unfinished()
+        for job in jobs:
+            self._resume(job)
+        return [job.id for job in jobs]
+
+    def _resume(self, job: Job) -> None:
+        with self._lock:
+            if job.id in self._active or job.finished and job.state != "confirmed":
+                return
+            if job.state == "confirmed":
+                self._emit(JobUpdate.of(job))
+                return
+            self._active[job.id] = _Active(job.kind, job.path)
+        if job.state in ("queued", "hashing") and job.path:
+            self._start_hashing(job.id, job.kind, job.path, register=False)
+        elif job.state in ("hashed", "submitting") or (job.state in ("queued", "hashing") and job.sha3_256):
+            # "submitting" means a crash came mid-request: the service may or may not have it.
+            self._submit(job.id)
+        elif job.state == "pending":
+            self._emit(JobUpdate.of(job))
+            self._schedule(job.id, "poll", self._first_poll_delay(job))
+        else:
+            self._settle(job.id)
+
+    def _first_poll_delay(self, job: Job) -> float:
+        if not job.submitted_at:
+            return self.confirm.first_delay
+        submitted = datetime.strptime(job.submitted_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        waited = (datetime.now(timezone.utc) - submitted).total_seconds()
+        return max(0.0, self.confirm.first_delay - waited)
+
+    def wait_idle(self, timeout: float | None = None, *, include_pending: bool = True) -> bool:
+        """Block until no job is being worked on (and, with include_pending, none is awaiting a
+        block). True when idle, False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while True:
+                following = len(self._active) if include_pending else self._busy
+                if self._busy == 0 and following == 0:
+                    return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._idle.wait(0.5 if remaining is None else min(0.5, remaining))
+
+    @property
+    def active_count(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop all work, leaving interrupted jobs resumable (their committed state is kept)."""
+        self._stopping.set()
+        with self._lock:
+            for active in self._active.values():
+                active.cancel.set()
+        with self._timer_wake:
+            self._timer_wake.notify_all()
+        self._hash_pool.shutdown(wait=wait, cancel_futures=True)
+        self._net_pool.shutdown(wait=wait, cancel_futures=True)
+        if wait:
+            self._timer.join(timeout=5)
+
+    # ---- pool plumbing -------------------------------------------------------------------------
+    def _run(self, pool: ThreadPoolExecutor, job_id: int, step: Callable[[int], None]) -> None:
+        with self._lock:
+            self._busy += 1
+        try:
+            pool.submit(self._guarded, job_id, step)
+        except RuntimeError:  # pool already shut down
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _guarded(self, job_id: int, step: Callable[[int], None]) -> None:
+        try:
+            if not self._stopping.is_set():
+                step(job_id)
+        except StoreError as exc:
+            log.error("History unavailable for job %s: %s", job_id, exc)
+            self._settle(job_id)
+            self._emit(JobUpdate(job_id, "", None, "failed", error=exc.message))
+        except Exception as exc:  # a bug: keep the batch going, record it against the file
+            log.exception("Unexpected error in job %s", job_id)
+            self._settle(job_id)
+            try:
+                self._commit(job_id, state="failed", error_kind="internal",
+                             error=f"Unexpected error ({type(exc).__name__}); details are in the log.")
+            except IntegritasError:
+                pass
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _settle(self, job_id: int) -> None:
+        """The engine is done with this job for this session."""
+        with self._idle:
+            self._active.pop(job_id, None)
+            self._idle.notify_all()
+
+    def _cancelled(self, job_id: int) -> bool:
+        with self._lock:
+            active = self._active.get(job_id)
+        return active is None or active.cancel.is_set()
+
+    def _stop_if_cancelled(self, job_id: int) -> bool:
+        if not self._cancelled(job_id):
+            return False
+        self._settle(job_id)
+        if not self._stopping.is_set():
+            job = self.history.get_job(job_id, with_records=False)
+            if job and not job.finished:
+                self._commit(job_id, state="cancelled")
+        return True
+
+    # ---- step 1: hash --------------------------------------------------------------------------
+    def _start_hashing(self, job_id: int, kind: str, path: str, *, register: bool = True) -> None:
+        if register:
+            with self._lock:
+                self._active[job_id] = _Active(kind, path)
+        self._run(self._hash_pool, job_id, self._hash_step)
+
+    def _reference_for(self, job: Job) -> dict[str, Any] | None:
+        """What a verification compares the file with: its sidecar receipt, else the newest stamp
+        of the same path in this history. None when the file was never stamped here."""
+        sidecar = sidecar_path(job.path)
+        if sidecar.exists():
+            try:
+                from integritas_gui.core.receipts import read_receipt
+
+                receipt = read_receipt(sidecar)
+                return {"source": str(sidecar), "segment_size": receipt.segment_size,
+                        "size": receipt.size, "sha3_256": receipt.sha3_256,
+                        "segments": tuple(receipt.segments)}
+            except IntegritasError as exc:
+                log.warning("Ignoring unreadable receipt %s: %s", sidecar, exc)
+        stamp = self.history.latest_for_path(job.path, "stamp", states=("pending", "confirmed"))
+        if stamp is None or stamp.segment_size is None:
+            return None
+        return {"source": f"history:{stamp.id}", "segment_size": stamp.segment_size,
+                "size": stamp.size, "sha3_256": stamp.sha3_256,
+                "segments": self.history.segments(stamp.id)}
+
+    def _hash_step(self, job_id: int) -> None:
+        from integritas_gui.core.hashing import hash_file
+
+        if self._stop_if_cancelled(job_id):
+            return
+        job = self._commit(job_id, state="hashing", error=None, error_kind=None)
+        reference = self._reference_for(job) if job.kind == "verify" else None
+        segment_size = reference["segment_size"] if reference else self.segment_size
+        with self._lock:
+            active = self._active.get(job_id)
+        if active is None:
+            return
+        cancel = active.cancel
+
+        def progress(done: int, total: int) -> None:
+            self._emit(JobUpdate(job_id, job.kind, job.path, "hashing", done, total))
+
+        try:
+            digest = hash_file(job.path, segment_size=segment_size, progress=progress, cancel=cancel)
+        except Cancelled:
+            self._stop_if_cancelled(job_id)
+            return
+        except FileProblem as exc:
+            self._settle(job_id)
+            self._commit(job_id, state="failed", error=exc.message, error_kind=exc.kind)
+            return
+        self.history.save_digest(job_id, digest)
+        if reference:
+            self.history.update(job_id, receipt_check=self._compare(reference, digest))
+        self._emit(JobUpdate.of(self.history.get_job(job_id, with_records=False)))
+        self._submit(job_id)
+
+    @staticmethod
+    def _compare(reference: dict[str, Any], digest: Any) -> dict[str, Any]:
+        ranges = changed_ranges(digest.segment_size, reference["size"] or 0, reference["segments"],
+                                digest.size, digest.segments)
+        same = reference["sha3_256"] == digest.sha3_256
+        return {
+            "status": "match" if same else "changed",
+            "source": reference["source"],
+            "segment_size": digest.segment_size,
+            "size_then": reference["size"],
+            "size_now": digest.size,
+            "changed": [] if same else [list(r) for r in ranges],
+        }
+
+    # ---- step 2: submit ------------------------------------------------------------------------
+    def _submit(self, job_id: int) -> None:
+        self._run(self._net_pool, job_id, self._submit_step)
+
+    def _submit_step(self, job_id: int) -> None:
+        from integritas_gui.core.client import ServiceError
+
+        if self._stop_if_cancelled(job_id):
+            return
+        job = self.history.get_job(job_id, with_records=False)
+        job = self._commit(job_id, state="submitting", attempts=job.attempts + 1)
+        try:
+            if job.kind == "stamp":
+                self._stamp(job)
+            elif job.kind == "check":
+                result = self.client.check(job.sha3_256)
+                self._settle(job_id)
+                self._commit(job_id, state="done", outcome=result.status.replace("_", " "),
+                             response={"message": result.message})
+            else:
+                self._verify(job)
+        except ServiceError as exc:
+            self._service_failed(job, exc, retry_action="submit")
+
+    def _service_failed(self, job: Job, exc: Any, *, retry_action: str) -> None:
+        """Rate limits are waited out; everything else the client already retried is final."""
+        if exc.kind == "rate_limited" and not self._stopping.is_set():
+            delay = exc.retry_after if exc.retry_after is not None else 5.0
+            self._commit(job.id, state="hashed" if retry_action == "submit" else job.state,
+                         error=f"Waiting {delay:.0f} s: the service's rate limit was reached.",
+                         error_kind=exc.kind)
+            self._schedule(job.id, retry_action, delay)
+            return
+        self._settle(job.id)
+        self._commit(job.id, state="failed", error=exc.message, error_kind=exc.kind)
+
+    def _stamp(self, job: Job) -> None:
+        result = self.client.stamp(job.sha3_256)
+        response = {"message": result.message, "request_id": result.request_id,
+                    "newly_anchored": result.newly_anchored}
+        if result.newly_anchored:
+            self._commit(job.id, state="pending", submitted_at=utc_now(), response=response,
+                         error=None, error_kind=None)
+            self._schedule(job.id, "poll", self.confirm.first_delay)
+            return
+        # Already on chain: the service answered with what it knows.
+        records = result.verification.records if result.verification else ()
+        self.history.add_records(job.id, records)
+        self._confirm(job, records, response={**response, "already_on_chain": True},
+                      submitted_at=utc_now())
+
+    def _confirm(self, job: Job, records: Sequence[Any], **changes: Any) -> None:
+        newest = max(records, key=lambda r: r.block_number or 0, default=None)
+        self._settle(job.id)
+        job = self._commit(
+            job.id, state="confirmed", outcome="confirmed", confirmed_at=utc_now(), error=None,
+            error_kind=None, block_number=getattr(newest, "block_number", None),
+            block_date=getattr(newest, "block_date", None), **changes,
+        )
+        if self.write_sidecar_receipts and job.path:
+            self._write_sidecar(job)
+
+    def _write_sidecar(self, job: Job) -> None:
+        try:
+            from integritas_gui.core.receipts import receipt_for_job, write_receipt
+
+            target = sidecar_path(job.path)
+            write_receipt(receipt_for_job(self.history, job.id), target)
+            self.history.update(job.id, receipt_path=str(target))
+        except (IntegritasError, OSError) as exc:
+            log.warning("Could not write the receipt next to %s: %s", job.path, exc)
+            self.history.update(job.id, error=f"Confirmed, but the receipt could not be written next "
+                                              f"to the file: {exc}")
+
+    def _verify(self, job: Job) -> None:
+        details = job.options.get("send_file_details") and job.path
+        result = self.client.verify(
+            job.sha3_256,
+            filename=job.name if details else None,
+            filesize=job.size if details else None,
+            report=bool(job.options.get("report")),
+        )
+        self.history.add_records(job.id, result.records)
+        changes: dict[str, Any] = {
+            "response": {
+                "message": result.message,
+                "unique_hashes": result.unique_hashes,
+                "nft_coin_id": result.nft_coin_id,
+                "nft_txn_id": result.nft_txn_id,
+                "segments": [
+                    {"offset": s.offset, "packet_size": s.packet_size, "matched_hash": s.matched_hash}
+                    for s in result.segments
+                ],
+                "report_file_name": result.report.file_name if result.report else None,
+            },
+        }
+        newest = max(result.records, key=lambda r: r.block_number or 0, default=None)
+        if newest is not None:
+            changes.update(block_number=newest.block_number, block_date=newest.block_date)
+        if result.report is not None:
+            changes.update(self._download_report(result.report))
+        self._settle(job.id)
+        self._commit(job.id, state="done", outcome=result.result, **changes)
+
+    def _download_report(self, link: Any) -> dict[str, Any]:
+        from integritas_gui.core.client import ServiceError
+
+        if self.reports_dir is None:
+            return {}
+        try:
+            saved = self.client.download_report(link, self.reports_dir)
+        except ServiceError as exc:
+            return {"error": f"Verified, but the PDF report could not be saved: {exc.message}",
+                    "error_kind": "report"}
+        return {"report_path": str(saved)}
+
+    # ---- step 3: follow until confirmed --------------------------------------------------------
+    def _poll_step(self, job_id: int) -> None:
+        from integritas_gui.core.client import ServiceError
+
+        if self._stop_if_cancelled(job_id):
+            return
+        job = self.history.get_job(job_id, with_records=False)
+        with self._lock:
+            active = self._active.get(job_id)
+            if active is None:
+                return
+            active.polls += 1
+            if active.first_poll_at is None:
+                active.first_poll_at = time.monotonic()
+        try:
+            found = self.client.check(job.sha3_256)
+            if found.status == "found":
+                result = self.client.verify(job.sha3_256)
+                self.history.add_records(job_id, result.records)
+                self._confirm(job, result.records)
+                return
+        except ServiceError as exc:
+            if exc.kind in ("auth", "plan_limit", "bad_request"):
+                # The stamp was sent; keep it pending and say why it cannot be followed now.
+                self._commit(job_id, state="pending", error=exc.message, error_kind=exc.kind)
+                self._schedule(job_id, "poll", self.confirm.max_interval)
+                return
+            if exc.kind == "rate_limited" and exc.retry_after:
+                self._schedule(job_id, "poll", exc.retry_after)
+                return
+        delay = min(self.confirm.max_interval,
+                    self.confirm.interval * self.confirm.backoff ** max(0, active.polls - 1))
+        waited = self._seconds_since(job.submitted_at)
+        if waited is not None and waited > self.confirm.pending_after:
+            self._emit(JobUpdate.of(job, note=f"Still pending after {waited / 60:.0f} min; "
+                                              "Minima usually confirms within 3 min. Still following."))
+        self._schedule(job_id, "poll", delay)
+
+    @staticmethod
+    def _seconds_since(stamp: str | None) -> float | None:
+        if not stamp:
+            return None
+        then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        return (datetime.now(timezone.utc) - then).total_seconds()
+
+    # ---- the scheduler thread ------------------------------------------------------------------
+    def _schedule(self, job_id: int, action: str, delay: float) -> None:
+        with self._timer_wake:
+            heapq.heappush(self._timed, (time.monotonic() + delay, next(self._seq), job_id, action))
+            self._timer_wake.notify()
+
+    def _run_timer(self) -> None:
+        steps = {"poll": self._poll_step, "submit": self._submit_step}
+        while not self._stopping.is_set():
+            with self._timer_wake:
+                if not self._timed:
+                    self._timer_wake.wait(1.0)
+                    continue
+                due, _, job_id, action = self._timed[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._timer_wake.wait(min(wait, 1.0))
+                    continue
+                heapq.heappop(self._timed)
+            self._run(self._net_pool, job_id, steps[action])
