@@ -25,10 +25,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 from integritas_gui.core.errors import Cancelled, FileProblem, IntegritasError, StoreError
 from integritas_gui.core.history import History, Job, utc_now
+from integritas_gui.core.receipts import read_receipt, sidecar_path, write_receipt
 
 log = logging.getLogger(__name__)
 
-SIDECAR_SUFFIX = ".integritas.json"
 INSERT_CHUNK = 1000
 
 
@@ -88,10 +88,6 @@ class _Active:
     cancel: threading.Event = field(default_factory=threading.Event)
     polls: int = 0
     first_poll_at: float | None = None
-
-
-def sidecar_path(file_path: str | os.PathLike) -> Path:
-    return Path(str(file_path) + SIDECAR_SUFFIX)
 
 
 def changed_ranges(segment_size: int, then_size: int, then_segments: Sequence[str],
@@ -424,8 +420,6 @@ class Engine:
         sidecar = sidecar_path(job.path)
         if sidecar.exists():
             try:
-                from integritas_gui.core.receipts import read_receipt
-
                 receipt = read_receipt(sidecar)
                 return {"source": str(sidecar), "segment_size": receipt.segment_size,
                         "size": receipt.size, "sha3_256": receipt.sha3_256,
@@ -549,7 +543,7 @@ class Engine:
 
     def _write_sidecar(self, job: Job) -> None:
         try:
-            from integritas_gui.core.receipts import receipt_for_job, write_receipt
+            from integritas_gui.core.job_receipts import receipt_for_job
 
             target = sidecar_path(job.path)
             write_receipt(receipt_for_job(self.history, job.id), target)

@@ -1,0 +1,540 @@
+"""`integritas`: the same core as the window, from a terminal. Never imports Qt.
+
+Exit codes: 0 success / full match, 1 no match or not found, 2 bad input, 3 service or network
+failure. Errors go to stderr as one plain line. A batch interrupted with Ctrl-C (or killed) resumes
+when the same command is run again: files already submitted are not stamped twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+from integritas_gui import __version__
+
+EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_SERVICE = 0, 1, 2, 3
+INTERRUPTED = 130
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# ---- output ------------------------------------------------------------------------------------
+class Output:
+    """Results on stdout (text or one JSON object per line), progress on stderr (terminals only)."""
+
+    def __init__(self, as_json: bool, stream: TextIO = sys.stdout, err: TextIO = sys.stderr):
+        self.as_json = as_json
+        self.stream = stream
+        self.err = err
+        self.lock = threading.Lock()
+        self.show_progress = err.isatty() and not as_json
+        self._progress_line = ""
+
+    def result(self, record: dict[str, Any], text: str) -> None:
+        with self.lock:
+            self._clear_progress()
+            if self.as_json:
+                self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+            self._draw_progress()
+
+    def progress(self, line: str) -> None:
+        if not self.show_progress:
+            return
+        with self.lock:
+            self._clear_progress()
+            self._progress_line = line[: max(20, shutil.get_terminal_size().columns - 1)]
+            self._draw_progress()
+
+    def end_progress(self) -> None:
+        with self.lock:
+            self._clear_progress()
+            self._progress_line = ""
+
+    def _clear_progress(self) -> None:
+        if self._progress_line:
+            self.err.write("\r" + " " * len(self._progress_line) + "\r")
+            self.err.flush()
+
+    def _draw_progress(self) -> None:
+        if self._progress_line:
+            self.err.write(self._progress_line)
+            self.err.flush()
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def local_time(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def progress_bar(done: int, total: int, width: int = 24) -> str:
+    filled = int(width * done / total) if total else width
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+# ---- set-up ------------------------------------------------------------------------------------
+def _client(args: argparse.Namespace):
+    from integritas_gui.core.client import IntegritasClient, ServiceError
+    from integritas_gui.core.logsetup import register_secret
+    from integritas_gui.core.paths import app_dirs
+    from integritas_gui.core.secrets import SecretStore
+    from integritas_gui.core.settings import load_settings
+
+    dirs = app_dirs(args.data_dir)
+    settings = load_settings(dirs.settings_file)
+    base_url = args.base_url or os.environ.get("INTEGRITAS_BASE_URL") or settings.base_url
+    api_key = args.api_key or SecretStore(dirs.config).get_api_key()
+    if not api_key:
+        raise CliError(
+            "No API key: pass --api-key or set INTEGRITAS_API_KEY (keys come from your profile on "
+            "integritas.technology). To try the app without one, run `integritas-sandbox` and use "
+            "the --base-url and --api-key it prints.", EXIT_BAD_INPUT)
+    register_secret(api_key)
+    try:
+        return IntegritasClient(base_url, api_key)
+    except ServiceError as exc:
+        raise CliError(exc.message, EXIT_BAD_INPUT) from None
+
+
+def _history(args: argparse.Namespace):
+    from integritas_gui.core.history import History
+    from integritas_gui.core.logsetup import setup_logging
+    from integritas_gui.core.paths import app_dirs
+
+    dirs = app_dirs(args.data_dir).create()
+    setup_logging(dirs.logs)
+    return History(dirs.history_db), dirs
+
+
+def _confirm_policy(client) -> Any:
+    from integritas_gui.core.engine import ConfirmPolicy
+
+    block_time = os.environ.get("INTEGRITAS_BLOCK_TIME")
+    if block_time and client.is_loopback:
+        return ConfirmPolicy.for_block_time(float(block_time))
+    return ConfirmPolicy()
+
+
+# ---- job result lines ---------------------------------------------------------------------------
+def job_record(job) -> dict[str, Any]:
+    record = {
+        "id": job.id, "kind": job.kind, "path": job.path, "name": job.name, "size": job.size,
+        "state": job.state, "outcome": job.outcome, "sha3_256": job.sha3_256, "blake3": job.blake3,
+        "block_number": job.block_number, "block_date": job.block_date, "error": job.error,
+    }
+    if job.records:
+        record["blockchain_data"] = [r.__dict__ for r in job.records]
+    if job.report_path:
+        record["report_path"] = job.report_path
+    if job.receipt_check:
+        record["receipt_check"] = job.receipt_check
+    return record
+
+
+def job_line(job) -> str:
+    name = job.path or job.sha3_256 or f"job {job.id}"
+    if job.state == "failed":
+        return f"{name}: failed: {job.error}"
+    if job.state == "cancelled":
+        return f"{name}: cancelled"
+    if job.state == "pending":
+        return f"{name}: submitted, pending on chain  sha3_256={job.sha3_256}"
+    if job.state == "confirmed":
+        when = local_time(job.block_date)
+        return f"{name}: confirmed in block {job.block_number} at {when}  sha3_256={job.sha3_256}"
+    line = f"{name}: {job.outcome or job.state}  sha3_256={job.sha3_256}"
+    for rec in job.records:
+        line += f"\n    block {rec.block_number} at {local_time(rec.block_date)}  txpow {rec.txpow_id}  tx {rec.transaction_id}"
+    check = job.receipt_check
+    if check and check.get("status") == "changed":
+        ranges = ", ".join(f"{o}-{o + n - 1}" for o, n in check.get("changed", []))
+        line += f"\n    changed since it was stamped: bytes {ranges or '(size differs)'}"
+    if job.report_path:
+        line += f"\n    report saved: {job.report_path}"
+    if job.error:
+        line += f"\n    note: {job.error}"
+    return line
+
+
+def job_exit_code(job) -> int:
+    if job.state == "failed":
+        return EXIT_BAD_INPUT if job.error_kind in ("file", "file_changed", "bad_input") else EXIT_SERVICE
+    if job.state == "cancelled":
+        return EXIT_SERVICE
+    if job.kind == "check" and job.outcome != "found":
+        return EXIT_NOT_FOUND
+    if job.kind == "verify" and job.outcome != "full match":
+        return EXIT_NOT_FOUND
+    return EXIT_OK
+
+
+def worst(codes: Iterable[int]) -> int:
+    order = [EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_SERVICE]
+    return max(codes, key=order.index, default=EXIT_OK)
+
+
+# ---- commands ----------------------------------------------------------------------------------
+def cmd_hash(args: argparse.Namespace, out: Output) -> int:
+    from integritas_gui.core.errors import IntegritasError
+    from integritas_gui.core.hashing import hash_many
+    from integritas_gui.core.walk import expand_paths
+
+    codes: list[int] = []
+    done = [0, 0]  # files, bytes
+    started = time.monotonic()
+
+    def on_result(path: str, result: Any) -> None:
+        if isinstance(result, IntegritasError):
+            codes.append(EXIT_BAD_INPUT)
+            out.result({"path": path, "error": result.message}, f"{path}: error: {result.message}")
+            return
+        codes.append(EXIT_OK)
+        record = {
+            "path": result.path, "size": result.size, "sha3_256": result.sha3_256,
+            "blake3": result.blake3, "segment_size": result.segment_size,
+            "segment_count": result.segment_count, "segments_root": result.segments_root,
+        }
+        if args.segments:
+            record["segments"] = list(result.segments)
+        text = "\n".join(f"{k}: {v}" for k, v in record.items() if k != "segments")
+        if args.segments:
+            text += "\nsegments:\n" + "\n".join(
+                f"  {i} {result.segment_range(i)[0]}+{result.segment_range(i)[1]} {s}"
+                for i, s in enumerate(result.segments))
+        out.result(record, text + "\n")
+        done[0] += 1
+        done[1] += result.size
+        rate = done[1] / max(1e-6, time.monotonic() - started)
+        out.progress(f"{done[0]} files hashed  {human_size(int(rate))}/s")
+
+    def files() -> Iterable[str]:
+        for item in expand_paths(args.paths):
+            if item.error:
+                codes.append(EXIT_BAD_INPUT)
+                out.result({"path": item.path, "error": item.error}, f"{item.path}: error: {item.error}")
+            else:
+                yield item.path
+
+    hash_many(files(), workers=args.workers, on_result=on_result)
+    out.end_progress()
+    return worst(codes)
+
+
+class BatchWatcher:
+    """Prints each job once it settles for this command, and a progress line on terminals."""
+
+    def __init__(self, history, out: Output, settle_states: set[str]):
+        self.history = history
+        self.out = out
+        self.settle_states = settle_states
+        self.printed: set[int] = set()
+        self.ids: set[int] = set()
+        self.states: dict[int, str] = {}
+        self.bytes: dict[int, tuple[int, int]] = {}
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self.last_draw = 0.0
+
+    def watch(self, ids: Iterable[int]) -> None:
+        with self.lock:
+            self.ids.update(ids)
+        for job in self.history.jobs(list(ids)):
+            self.on_update_state(job.id, job.state)
+
+    def on_update(self, update) -> None:
+        with self.lock:
+            self.bytes[update.job_id] = (update.bytes_done, update.bytes_total)
+        self.on_update_state(update.job_id, update.state)
+
+    def on_update_state(self, job_id: int, state: str) -> None:
+        with self.lock:
+            self.states[job_id] = state
+            settle = job_id in self.ids and state in self.settle_states and job_id not in self.printed
+            if settle:
+                self.printed.add(job_id)
+        if settle:
+            job = self.history.get_job(job_id)
+            self.out.result(job_record(job), job_line(job))
+        self.draw()
+
+    def draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_draw < 0.1:
+            return
+        self.last_draw = now
+        with self.lock:
+            total = len(self.ids)
+            settled = len(self.printed)
+            counts: dict[str, int] = {}
+            for job_id in self.ids:
+                state = self.states.get(job_id, "queued")
+                counts[state] = counts.get(state, 0) + 1
+            hashed_bytes = sum(d for d, _ in self.bytes.values())
+        rate = hashed_bytes / max(1e-6, now - self.started)
+        detail = "  ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s not in self.settle_states)
+        self.out.progress(f"{progress_bar(settled, total)} {settled}/{total} done  "
+                          f"{human_size(int(rate))}/s  {detail}")
+
+
+def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool = True,
+               report: bool = False) -> tuple[int, list[int], Any]:
+    from integritas_gui.core.engine import Engine
+
+    client = _client(args)
+    history, dirs = _history(args)
+    settle = {"done", "failed", "cancelled", "confirmed"} | ({"pending"} if not wait else set())
+    watcher = BatchWatcher(history, out, settle)
+    engine = Engine(history, client, hash_workers=args.workers or min(4, os.cpu_count() or 2),
+                    confirm=_confirm_policy(client), reports_dir=dirs.reports)
+    engine.subscribe(watcher.on_update)
+    ids: list[int] = []
+    try:
+        if getattr(args, "hash", None):
+            ids.append(engine.add_hash(kind, args.hash, report=report))
+        if args.paths:
+            ids.extend(engine.add_files(kind, args.paths, report=report,
+                                        send_file_details=getattr(args, "send_file_details", False),
+                                        restamp=getattr(args, "again", False)))
+        watcher.watch(ids)
+        timeout = getattr(args, "timeout", None)
+        if not engine.wait_idle(timeout, include_pending=wait):
+            out.end_progress()
+            print(f"integritas: gave up waiting after {timeout:.0f} s; stamps stay pending and "
+                  "`integritas resume --wait` follows them again.", file=sys.stderr)
+        watcher.draw(force=True)
+    except KeyboardInterrupt:
+        out.end_progress()
+        engine.shutdown(wait=False)
+        print("integritas: interrupted. Run the same command again to resume; nothing is stamped twice.",
+              file=sys.stderr)
+        raise SystemExit(INTERRUPTED) from None
+    out.end_progress()
+    engine.shutdown()
+    client.close()
+    jobs = history.jobs(ids)
+    for job in jobs:  # anything that settled without an update reaching the watcher
+        if job.id not in watcher.printed and job.state in settle:
+            watcher.printed.add(job.id)
+            full = history.get_job(job.id)
+            out.result(job_record(full), job_line(full))
+    code = worst(job_exit_code(j) for j in jobs if j.state in settle)
+    if any(j.state not in settle for j in jobs):
+        code = worst([code, EXIT_SERVICE])
+    return code, ids, history
+
+
+def cmd_stamp(args: argparse.Namespace, out: Output) -> int:
+    return _run_batch(args, out, "stamp", wait=args.wait)[0]
+
+
+def cmd_check(args: argparse.Namespace, out: Output) -> int:
+    if not args.paths and not args.hash:
+        raise CliError("Give files to check, or --hash HEX.", EXIT_BAD_INPUT)
+    return _run_batch(args, out, "check")[0]
+
+
+def cmd_verify(args: argparse.Namespace, out: Output) -> int:
+    if not args.paths and not args.hash:
+        raise CliError("Give files to verify, or --hash HEX.", EXIT_BAD_INPUT)
+    code, ids, history = _run_batch(args, out, "verify", report=bool(args.report))
+    if args.report:
+        target = Path(args.report)
+        reports = [j.report_path for j in history.jobs(ids) if j.report_path]
+        several = len(ids) > 1 or target.is_dir() or args.report.endswith(("/", os.sep))
+        for saved in reports:
+            dest = target / Path(saved).name if several else target
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(saved, dest)
+            print(f"Report saved to {dest}", file=sys.stderr)
+        if len(reports) < len(ids):
+            code = worst([code, EXIT_SERVICE])
+    return code
+
+
+def cmd_resume(args: argparse.Namespace, out: Output) -> int:
+    from integritas_gui.core.engine import Engine
+
+    client = _client(args)
+    history, dirs = _history(args)
+    settle = {"done", "failed", "cancelled", "confirmed"} | ({"pending"} if not args.wait else set())
+    watcher = BatchWatcher(history, out, settle)
+    engine = Engine(history, client, confirm=_confirm_policy(client), reports_dir=dirs.reports)
+    engine.subscribe(watcher.on_update)
+    ids = engine.resume_unfinished()
+    watcher.watch(ids)
+    engine.wait_idle(args.timeout, include_pending=args.wait)
+    engine.shutdown()
+    out.end_progress()
+    if not ids:
+        print("Nothing to resume.", file=sys.stderr)
+    return worst(job_exit_code(j) for j in history.jobs(ids) if j.state in settle)
+
+
+def cmd_history(args: argparse.Namespace, out: Output) -> int:
+    history, _ = _history(args)
+    jobs = history.search(args.search, kind=args.kind, limit=args.limit)
+    for job in jobs:
+        status = job.outcome or job.state
+        block = f"block {job.block_number}" if job.block_number else ""
+        text = (f"{job.id:>6}  {local_time(job.created_at)}  {job.kind:<6}  {status:<13}  "
+                f"{block:<14}  {(job.sha3_256 or '')[:12]:<12}  {job.path or ''}")
+        out.result(job_record(job), text)
+    if not jobs and not out.as_json:
+        print("No history yet." if not args.search else "Nothing matches.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_receipt(args: argparse.Namespace, out: Output) -> int:
+    from integritas_gui.core.job_receipts import receipt_for_job
+    from integritas_gui.core.receipts import read_receipt, sidecar_path, verify_file_against_receipt, write_receipt
+
+    path = os.path.abspath(args.path)
+    if args.verify is not None:
+        receipt_file = args.verify or str(sidecar_path(path))
+        if not os.path.exists(receipt_file):
+            raise CliError(f"No receipt at {receipt_file}: give its path with --verify RECEIPT.", EXIT_BAD_INPUT)
+        receipt = read_receipt(receipt_file)
+        check = verify_file_against_receipt(path, receipt)
+        record = {"path": path, "receipt": receipt_file, "status": check.status, "message": check.message,
+                  "changed": [[o, n] for _, o, n in check.changed_segments]}
+        text = f"{path}: {check.status}: {check.message}"
+        if check.changed_segments:
+            text += "\n    changed bytes: " + ", ".join(f"{o}-{o + n - 1}" for _, o, n in check.changed_segments)
+        out.result(record, text)
+        return EXIT_OK if check.is_match else EXIT_NOT_FOUND
+    history, _ = _history(args)
+    job = history.latest_for_path(path, "stamp", states=("pending", "confirmed"))
+    if job is None:
+        raise CliError(f"{path} has not been stamped with this history; run `integritas stamp` first.",
+                       EXIT_NOT_FOUND)
+    receipt = receipt_for_job(history, job.id)
+    target = Path(args.out) if args.out else sidecar_path(path)
+    write_receipt(receipt, target)
+    history.update(job.id, receipt_path=str(target))
+    out.result({"path": path, "receipt": str(target), "confirmed": receipt.is_confirmed},
+               f"{path}: receipt written to {target}" + ("" if receipt.is_confirmed else " (not confirmed yet)"))
+    return EXIT_OK
+
+
+# ---- parser ------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="one JSON object per line")
+    common.add_argument("--base-url", help="service base URL (default: settings, else the real service)")
+    common.add_argument("--api-key", help="API key (default: INTEGRITAS_API_KEY, then the keyring)")
+    common.add_argument("--data-dir", help="keep history and settings here (default: INTEGRITAS_DATA_DIR, "
+                                           "then the user data folder)")
+    common.add_argument("--workers", type=int, default=None, help="files hashed in parallel")
+
+    parser = argparse.ArgumentParser(
+        prog="integritas",
+        description="Timestamp files on the Minima blockchain through Integritas, and verify them.",
+    )
+    parser.add_argument("--version", action="version", version=f"integritas {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("hash", parents=[common], help="hash files locally (nothing is sent)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--segments", action="store_true", help="list every segment hash")
+    p.set_defaults(func=cmd_hash)
+
+    p = sub.add_parser("stamp", parents=[common], help="stamp files' hashes on chain")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--wait", action="store_true", help="follow each stamp until it is confirmed")
+    p.add_argument("--again", action="store_true", help="stamp files this history already stamped")
+    p.add_argument("--timeout", type=float, default=None, help="stop waiting after SECONDS")
+    p.set_defaults(func=cmd_stamp)
+
+    p = sub.add_parser("check", parents=[common], help="is a file's hash on chain?")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--hash", help="check this SHA3-256 hash instead of a file")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("verify", parents=[common], help="verify files against the chain")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--hash", help="verify this SHA3-256 hash instead of a file")
+    p.add_argument("--report", metavar="OUT.pdf", help="ask for the service's PDF report and save it here")
+    p.add_argument("--send-file-details", action="store_true",
+                   help="send the file name and size with the verification (printed in the report)")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("resume", parents=[common], help="continue what an interrupted run left")
+    p.add_argument("--wait", action="store_true", help="follow pending stamps until confirmed")
+    p.add_argument("--timeout", type=float, default=None)
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("history", parents=[common], help="list what was done, newest first")
+    p.add_argument("--search", help="name, path or hash prefix")
+    p.add_argument("--kind", choices=["stamp", "check", "verify"])
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("receipt", parents=[common], help="write a file's receipt, or verify a file against one")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--out", help="where to write the receipt (default: next to the file)")
+    p.add_argument("--verify", nargs="?", const="", metavar="RECEIPT",
+                   help="verify PATH against a receipt (default: the one next to it)")
+    p.set_defaults(func=cmd_receipt)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from integritas_gui.core.errors import IntegritasError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    out = Output(args.json)
+    try:
+        return args.func(args, out)
+    except CliError as exc:
+        out.end_progress()
+        print(f"integritas: {exc.message}", file=sys.stderr)
+        return exc.code
+    except IntegritasError as exc:
+        out.end_progress()
+        print(f"integritas: {exc.message}", file=sys.stderr)
+        return EXIT_SERVICE if getattr(exc, "kind", "") in {"store"} or type(exc).__name__ == "ServiceError" else EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        out.end_progress()
+        print("integritas: interrupted.", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
