@@ -35,12 +35,12 @@ class CliError(Exception):
 class Output:
     """Results on stdout (text or one JSON object per line), progress on stderr (terminals only)."""
 
-    def __init__(self, as_json: bool, stream: TextIO = sys.stdout, err: TextIO = sys.stderr):
+    def __init__(self, as_json: bool, stream: TextIO | None = None, err: TextIO | None = None):
         self.as_json = as_json
-        self.stream = stream
-        self.err = err
+        self.stream = stream or sys.stdout
+        self.err = err or sys.stderr
         self.lock = threading.Lock()
-        self.show_progress = err.isatty() and not as_json
+        self.show_progress = self.err.isatty() and not as_json
         self._progress_line = ""
 
     def result(self, record: dict[str, Any], text: str) -> None:
@@ -122,7 +122,7 @@ def _client(args: argparse.Namespace):
             "the --base-url and --api-key it prints.", EXIT_BAD_INPUT)
     register_secret(api_key)
     try:
-        return IntegritasClient(base_url, api_key)
+        return IntegritasClient(base_url, api_key, max_retries=args.retries)
     except ServiceError as exc:
         raise CliError(exc.message, EXIT_BAD_INPUT) from None
 
@@ -456,6 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", help="keep history and settings here (default: INTEGRITAS_DATA_DIR, "
                                            "then the user data folder)")
     common.add_argument("--workers", type=int, default=None, help="files hashed in parallel")
+    common.add_argument("--retries", type=int, default=5,
+                        help="retries of a request the service could not answer (default 5)")
 
     parser = argparse.ArgumentParser(
         prog="integritas",

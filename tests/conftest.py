@@ -17,3 +17,22 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("INTEGRITAS_DATA_DIR", str(folder))
     monkeypatch.delenv("INTEGRITAS_API_KEY", raising=False)
     return folder
+
+
+@pytest.fixture
+def sandbox():
+    """The local Integritas sandbox in-process on a free port (block time 0.2 s, key "test-key-123")."""
+    from tests.sandbox_fixture import running_sandbox
+
+    with running_sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_client(sandbox):
+    """An IntegritasClient for the ``sandbox`` fixture, with fast backoff."""
+    from tests.sandbox_fixture import fast_client
+
+    client = fast_client(sandbox.base_url, sandbox.api_key)
+    yield client
+    client.close()

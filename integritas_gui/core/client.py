@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from integritas_gui.core import hexhash
 from integritas_gui.core.errors import BadInput, Cancelled, IntegritasError
 from integritas_gui.core.retry import (
     MAX_HONOURED_WAIT,
@@ -45,7 +46,6 @@ DEFAULT_REPORT_MAX_BYTES = 50 * 1024 * 1024
 CONNECT_TIMEOUT = 10.0
 MAX_REPORT_REDIRECTS = 3
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 VERIFY_RESULTS = ("full match", "partial match", "no match")
 
 
@@ -148,13 +148,7 @@ def normalise_hash(value: Any) -> str | None:
 
 def validate_hash(value: Any) -> str:
     """A hash typed or computed locally -> 64 lowercase hex; BadInput before anything is sent."""
-    normalised = normalise_hash(value)
-    if normalised is None or not _HEX64.fullmatch(normalised):
-        raise BadInput(
-            "That is not a SHA3-256 hash: expected 64 hexadecimal characters (0-9, a-f), "
-            "optionally starting with 0x."
-        )
-    return normalised
+    return hexhash.normalise(value)
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -478,12 +472,15 @@ class IntegritasClient:
         self.timeout = float(timeout)
         self.verify_timeout = float(verify_timeout)
         self.max_retries = max(0, int(max_retries))
+        self.concurrency = max(1, int(concurrency))
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         self._extra_headers = dict(extra_headers or {})
+        self._default_timeout = httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT)
+        self._verify_timeout = httpx.Timeout(self.verify_timeout, connect=CONNECT_TIMEOUT)
         self._slots = threading.BoundedSemaphore(max(1, int(concurrency)))
         self._gate = RateLimitGate()
         limits = httpx.Limits(max_connections=max(1, int(concurrency)) + 2,
@@ -491,7 +488,7 @@ class IntegritasClient:
         self._http = httpx.Client(
             transport=transport,
             limits=limits,
-            timeout=httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT),
+            timeout=self._default_timeout,
             # The sandbox on this machine is never sent through a proxy; the real service honours
             # HTTP(S)_PROXY / NO_PROXY from the environment.
             trust_env=not self._loopback,
@@ -540,7 +537,7 @@ class IntegritasClient:
             body["filename"] = str(filename)
         if filesize is not None:
             body["filesize"] = int(filesize)
-        envelope = self._post(VERIFY_PATH, body, timeout=self.verify_timeout,
+        envelope = self._post(VERIFY_PATH, body, slow=True,
                               headers={"x-report-required": "true" if report else "false"})
         return parse_verify(envelope, digest)
 
@@ -565,11 +562,10 @@ class IntegritasClient:
         with self._rng_lock:
             return backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_max, rng=self._rng)
 
-    def _post(self, path: str, body: dict, *, timeout: float | None = None,
+    def _post(self, path: str, body: dict, *, slow: bool = False,
               headers: Mapping[str, str] | None = None) -> dict:
         url = self.base_url + path
-        read_timeout = self.timeout if timeout is None else timeout
-        request_timeout = httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT)
+        request_timeout = self._verify_timeout if slow else self._default_timeout
         payload = json.dumps(body).encode()
         last_error: ServiceError | None = None
         for attempt in range(self.max_retries + 1):
@@ -655,7 +651,7 @@ class IntegritasClient:
             try:
                 with self._slots, self._http.stream(
                         "GET", url, headers={"accept": "application/pdf"},
-                        timeout=httpx.Timeout(self.verify_timeout, connect=CONNECT_TIMEOUT)) as response:
+                        timeout=self._verify_timeout) as response:
                     if response.is_redirect:
                         url = self._redirect_target(url, response.headers.get("location"),
                                                     original_host)

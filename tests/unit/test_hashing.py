@@ -492,17 +492,3 @@ def test_hash_many_raises_a_callback_bug(tmp_path):
 
     with pytest.raises(ZeroDivisionError):
         hash_many(paths, workers=2, on_result=on_result)
-
-
-# ---------------------------------------------------------------------------------------------
-# The benchmark scripts work (speed is not judged here)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(180)
-def test_benchmark_scripts_run_quick():
-    done = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--quick"],
-                          capture_output=True, text=True, timeout=170)
-    assert done.returncode == 0, done.stderr
-    for figure in ("single file", "many files", "peak RSS"):
-        assert figure in done.stdout
