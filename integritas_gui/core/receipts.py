@@ -19,16 +19,19 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-import blake3
-
 from integritas_gui import APP_NAME, __version__
 from integritas_gui.core.errors import BadInput, Cancelled, FileChanged, FileProblem
+from integritas_gui.core.hashing import (  # noqa: F401  (re-exported for callers of receipts)
+    MIN_SEGMENT_SIZE,
+    SEGMENTS_ROOT_DOMAIN,
+    segment_count_for,
+    hash_file,
+    segments_root,
+)
 
 RECEIPT_FORMAT = "integritas-receipt"
 RECEIPT_VERSION = 1
 SIDECAR_SUFFIX = ".integritas.json"
-SEGMENTS_ROOT_DOMAIN = b"integritas-segments-v1\0"
-MIN_SEGMENT_SIZE = 64 * 1024
 MAX_RECEIPT_BYTES = 64 * 1024 * 1024
 STAMP_ENDPOINT = "/v2/timestamp/post"
 
@@ -63,20 +66,6 @@ def normalise_hex(value: str) -> str:
     if text[:2] in ("0x", "0X"):
         text = text[2:]
     return text.lower()
-
-
-def segments_root(segment_size: int, file_size: int, segments: Sequence[str]) -> str:
-    """The root committing to the ordered segment list (formula in docs/receipt-format.md)."""
-    hasher = blake3.blake3(SEGMENTS_ROOT_DOMAIN)
-    hasher.update(segment_size.to_bytes(8, "big"))
-    hasher.update(file_size.to_bytes(8, "big"))
-    for segment in segments:
-        hasher.update(bytes.fromhex(segment))
-    return hasher.hexdigest()
-
-
-def segment_count_for(file_size: int, segment_size: int) -> int:
-    return -(-file_size // segment_size)
 
 
 def segment_length(file_size: int, segment_size: int, index: int) -> int:
@@ -813,8 +802,6 @@ def verify_file_against_receipt(
     "match" only when SHA3-256, BLAKE3, size and every segment are exactly those of the receipt.
     ``Cancelled`` propagates; every other problem is a status with a plain message.
     """
-    from integritas_gui.core.hashing import hash_file
-
     base = dict(size_then=receipt.size, segment_size=receipt.segment_size)
     path = Path(path)
     if not path.exists() and not path.is_symlink():
