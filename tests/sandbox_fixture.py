@@ -21,7 +21,7 @@ def running_sandbox(**options) -> Iterator:
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 def fast_client(base_url: str, api_key: str | None = TEST_API_KEY, **options):

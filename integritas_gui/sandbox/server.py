@@ -3,7 +3,9 @@
 It is NOT a blockchain: stamps go into a SQLite ledger with simulated Minima blocks (see ledger.py).
 
 Fault injection (tests): a request header ``x-sandbox-fault: NAME[:ARG][; times=N][; token=T]``.
-  NAME: 503-html, 502, 429, slow[:SECONDS], truncated-json, reset, empty-200, html-200.
+  NAME: 503-html, 502, 429[:SECONDS|date], slow[:SECONDS], truncated-json, reset, empty-200,
+  html-200, error-200 (HTTP 200 carrying a ``status: "error"`` envelope), status:CODE (an error
+  envelope with that HTTP status, e.g. status:403).
   times=N: only the first N requests carrying this exact header value fail, later ones pass (so a
   client's retry of the same request succeeds); without it every such request fails.
   token=T: any text, to keep counters of different tests apart on a shared server.
@@ -12,6 +14,11 @@ counted except ``faults_injected``), except ``slow``: the request is carried out
 is delayed, which is the realistic "lost in flight" case (a client that times out and retries a stamp
 has stamped twice, as it would have with the real service). ``reset`` closes the connection before
 doing anything.
+
+Answer shapes (tests): a request header ``x-sandbox-shape: NAME[, NAME...]`` reshapes a successful
+answer into another form the real service may send: ``partial-match`` (verify of an anchored hash
+reports a partial match over several byte ranges), ``extra-fields`` (unknown fields at every level),
+``minimal`` (every optional field left out), ``0x-hashes`` (hashes echoed as 0x + upper case).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
+import email.utils
 import math
 import random
 import re
@@ -44,13 +52,19 @@ REPORTS_PREFIX = "/core/_sandbox/reports/"
 STATS_PATH = "/core/_sandbox/stats"
 HEALTH_PATH = "/core/_sandbox/health"
 
-FAULTS = ("503-html", "502", "429", "slow", "truncated-json", "reset", "empty-200", "html-200")
+FAULTS = ("503-html", "502", "429", "slow", "truncated-json", "reset", "empty-200", "html-200",
+          "error-200", "status")
+SHAPES = ("partial-match", "extra-fields", "minimal", "0x-hashes")
 RANDOM_FAULTS = ("503-html", "502", "429", "reset")  # the retryable ones that leave state unchanged
 DEFAULT_SLOW_SECONDS = 150.0  # past the client's read timeouts (30 s, verify 120 s)
 MAX_BODY = 1024 * 1024
 MINIMA_SEND_ADDRESS = "0x29f774d99ae3e3494ee4a69f3a11a8248362506a9b9bc526f8c98ab6deca68f5"
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+_STATUS_MESSAGES = {400: "Bad request", 401: "Invalid or missing API key", 402: "Payment required",
+                    403: "API key revoked", 404: "Not found", 500: "Internal server error",
+                    502: "Bad gateway", 503: "Service unavailable", 504: "Gateway timeout"}
 
 _HTML_503 = (b"<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title></head>"
              b"<body><center><h1>503 Service Temporarily Unavailable</h1></center><hr>"
@@ -169,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _envelope(self, status: int, message: str, data, request_id: str,
-                  headers: dict[str, str] | None = None) -> None:
+                  headers: dict[str, str] | None = None, shapes: tuple[str, ...] = ()) -> None:
         body = {
             "service": "CORE_API",
             "apiVersion": 2,
@@ -180,6 +194,10 @@ class _Handler(BaseHTTPRequestHandler):
             "timestamp": iso_utc(self.sandbox.clock()),
             "data": data,
         }
+        if status < 400 and "minimal" in shapes:
+            body = {key: body[key] for key in ("status", "statusCode", "data")}
+        if status < 400 and "extra-fields" in shapes:
+            body.update(region="eu-west-1", deprecation={"v1": "2027-01-01"}, traceId=random_id())
         self._send(status, json.dumps(body, separators=(",", ":")).encode(), headers=headers)
 
     # -- GET: reports, stats, health --------------------------------------------------------------
@@ -241,6 +259,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.name != "slow":
             self._inject(fault, request_id)
             return
+        try:
+            shapes = _parse_shapes(self.headers.get("x-sandbox-shape"))
+        except ValueError as exc:
+            self._envelope(400, str(exc), None, request_id)
+            return
 
         headers: dict[str, str] = {}
         if sandbox.rate_limiter is not None:
@@ -284,7 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
             if sandbox._stopping.is_set():
                 self.close_connection = True
                 return
-        self._envelope(status, message, data, request_id, headers)
+        if status < 400 and shapes:
+            data = _reshape(data, shapes, path)
+        self._envelope(status, message, data, request_id, headers, shapes=shapes)
 
     def _inject(self, fault: _FaultSpec, request_id: str) -> None:
         name = fault.name
@@ -296,7 +321,15 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps({"service": "CORE_API", "apiVersion": 2, "requestId": request_id,
                                "status": "error", "statusCode": 429,
                                "message": "Too many requests, please slow down", "data": None})
-            self._send(429, body.encode(), headers={"Retry-After": "1"})
+            self._send(429, body.encode(), headers={"Retry-After": _retry_after_value(fault.arg)})
+        elif name == "error-200":
+            body = json.dumps({"service": "CORE_API", "apiVersion": 2, "requestId": request_id,
+                               "status": "error", "statusCode": 400,
+                               "message": "Hash could not be processed", "data": None})
+            self._send(200, body.encode())
+        elif name == "status":
+            code = int(fault.arg or 500)
+            self._envelope(code, _STATUS_MESSAGES.get(code, "Error"), None, request_id)
         elif name == "truncated-json":
             body = ('{"service":"CORE_API","apiVersion":2,"requestId":"%s","status":"succ'
                     % request_id).encode()
@@ -313,6 +346,83 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             self.connection.close()  # with linger 0 the last close sends RST, no answer
+
+
+def _retry_after_value(arg: str | None) -> str:
+    """Retry-After for the 429 fault: delta seconds (default 1), or ``date`` for an HTTP date ~2 s on."""
+    if arg and arg.strip().lower().startswith("date"):
+        _, _, ahead = arg.partition("+")
+        seconds = float(ahead) if ahead.strip() else 2.0
+        return email.utils.formatdate(time.time() + seconds, usegmt=True)
+    try:
+        return str(max(0, int(float(arg)))) if arg else "1"
+    except ValueError:
+        return "1"
+
+
+def _parse_shapes(header: str | None) -> tuple[str, ...]:
+    if not header:
+        return ()
+    names = tuple(part.strip().lower() for part in header.split(",") if part.strip())
+    unknown = [name for name in names if name not in SHAPES]
+    if unknown:
+        raise ValueError(f"unknown sandbox shape {unknown[0]!r}; known: {', '.join(SHAPES)}")
+    return names
+
+
+_EXTRA = {"x-vendor-note": "unknown field", "schemaRevision": 7, "links": {"self": "/v2"}}
+
+
+def _reshape(data, shapes: tuple[str, ...], path: str):
+    """A successful answer's ``data`` in another form the real service may send (see the module doc)."""
+    if not isinstance(data, dict):
+        return data
+    data = json.loads(json.dumps(data))  # deep copy
+    inner = data.get("data") if isinstance(data.get("data"), dict) else None
+    is_verification = inner is not None and "result" in inner
+    if "partial-match" in shapes and is_verification and inner["blockchainData"]:
+        size = inner.get("fileSize") or 0
+        half = size // 2
+        inner["result"] = "partial match"
+        inner["uniqueHashes"] = 2
+        inner["fileSegments"] = [
+            {"matchedHash": inner["fileHash"], "offset": 0, "packetSize": half},
+            {"matchedHash": inner["fileHash"], "offset": half + 1024, "packetSize": max(0, size - half - 1024)},
+        ]
+    if "0x-hashes" in shapes:
+        def prefixed(value):
+            return "0x" + value.upper().removeprefix("0X").removeprefix("0x")
+        if isinstance(data.get("hash"), str):
+            data["hash"] = prefixed(data["hash"])
+        if is_verification:
+            inner["fileHash"] = prefixed(inner["fileHash"])
+            for entry in inner.get("blockchainData", []) + inner.get("fileSegments", []):
+                entry["matchedHash"] = prefixed(entry["matchedHash"])
+        params = data.get("params")
+        if isinstance(params, dict) and isinstance(params.get("state"), dict):
+            params["state"]["99"] = prefixed(params["state"]["99"])
+    if "extra-fields" in shapes:
+        data.update(_EXTRA)
+        if is_verification:
+            inner.update(_EXTRA)
+            for entry in inner.get("blockchainData", []) + inner.get("fileSegments", []):
+                entry.update(confirmations=12, **_EXTRA)
+        if isinstance(data.get("file"), dict):
+            data["file"].update(contentType="application/pdf", **_EXTRA)
+    if "minimal" in shapes:
+        if is_verification:
+            kept = {"result": inner["result"], "blockchainData": [
+                {"blockNumber": e["blockNumber"], "txpowId": e["txpowId"]}
+                for e in inner["blockchainData"]]}
+            minimal = {"data": kept}
+            if isinstance(data.get("file"), dict):
+                minimal["file"] = {"downloadUrl": data["file"]["downloadUrl"]}
+            data = minimal
+        elif inner is None and "data" in data and path.endswith("/file/check"):
+            data = {"data": data["data"]}
+        elif data.get("service") == "MINIMA_NODE":
+            data = {"command": data["command"], "status": data["status"]}
+    return data
 
 
 def _slow_seconds(arg: str | None) -> float:
@@ -373,6 +483,7 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         if self._httpd is not None:
             return self
+        self._stopping.clear()
         self._httpd = _HTTPServer((self.host, self.requested_port), self)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="integritas-sandbox", daemon=True)
@@ -400,13 +511,17 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def close(self) -> None:
+        """Stop serving and release the ledger; ``stop()`` alone can be followed by ``start()``."""
+        self.stop()
         self.ledger.close()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
-        self.stop()
+        self.close()
 
     def __repr__(self) -> str:
         return f"SandboxServer({self.base_url if self._httpd else 'stopped'})"
