@@ -1,0 +1,113 @@
+"""What the detail panel shows for one job, read from the history off the GUI thread."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from integritas_gui.gui.segment_map import SegmentMapData
+
+
+@dataclass(frozen=True)
+class RecordView:
+    block_number: int | None
+    block_date: str | None
+    txpow_id: str | None
+    transaction_id: str | None
+    matched_hash: str | None
+
+
+@dataclass(frozen=True)
+class SegmentRange:
+    offset: int
+    packet_size: int
+    matched_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class JobDetails:
+    job_id: int
+    kind: str
+    state: str
+    path: str | None
+    name: str
+    size: int | None
+    sha3_256: str | None
+    blake3: str | None = None
+    outcome: str | None = None
+    error: str | None = None
+    block_number: int | None = None
+    block_date: str | None = None
+    records: tuple[RecordView, ...] = ()
+    segments: tuple[SegmentRange, ...] = ()
+    receipt_check: dict[str, Any] | None = None
+    report_path: str | None = None
+    receipt_path: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+
+    def segment_map(self) -> SegmentMapData | None:
+        """Matched byte ranges from the service, changed ones from the receipt comparison."""
+        check = self.receipt_check or {}
+        size = self.size or check.get("size_now") or 0
+        if not size:
+            return None
+        matched = []
+        for seg in self.segments:
+            length = seg.packet_size or max(0, size - seg.offset)
+            length = min(length, max(0, size - seg.offset))
+            if length > 0:
+                matched.append((seg.offset, length))
+        changed = None
+        unchanged = None
+        segment_count = None
+        if self.receipt_check is not None:
+            changed = tuple((int(o), int(n)) for o, n in check.get("changed") or ())
+            segment_size = int(check.get("segment_size") or 0)
+            if segment_size:
+                segment_count = max(1, math.ceil(size / segment_size))
+            unchanged = _complement(changed, size)
+        return SegmentMapData(
+            file_size=size, matched=tuple(matched), changed=changed, unchanged=unchanged,
+            segment_size=int(check.get("segment_size") or 0) or None, segment_count=segment_count,
+        )
+
+
+def _complement(ranges: tuple[tuple[int, int], ...], size: int) -> tuple[tuple[int, int], ...]:
+    gaps, cursor = [], 0
+    for offset, length in sorted(ranges):
+        if offset > cursor:
+            gaps.append((cursor, offset - cursor))
+        cursor = max(cursor, offset + length)
+    if cursor < size:
+        gaps.append((cursor, size - cursor))
+    return tuple(gaps)
+
+
+def details_from_job(job: Any) -> JobDetails:
+    """Build the panel's view of a ``core.history.Job``."""
+    response = job.response or {}
+    segments = tuple(
+        SegmentRange(int(s.get("offset") or 0), int(s.get("packet_size") or 0), s.get("matched_hash"))
+        for s in response.get("segments") or ()
+    )
+    records = tuple(
+        RecordView(r.block_number, r.block_date, r.txpow_id, r.transaction_id, r.matched_hash)
+        for r in job.records
+    )
+    return JobDetails(
+        job_id=job.id, kind=job.kind, state=job.state, path=job.path,
+        name=job.name or (os.path.basename(job.path) if job.path else ""),
+        size=job.size, sha3_256=job.sha3_256, blake3=job.blake3, outcome=job.outcome,
+        error=job.error, block_number=job.block_number, block_date=job.block_date,
+        records=records, segments=segments, receipt_check=job.receipt_check,
+        report_path=job.report_path, receipt_path=job.receipt_path, options=job.options or {},
+        message=response.get("message"),
+    )
+
+
+def load_job_details(history: Any, job_id: int) -> JobDetails | None:
+    job = history.get_job(job_id)
+    return details_from_job(job) if job is not None else None

@@ -1,0 +1,51 @@
+"""`python -m integritas_gui`: --version without Qt, --smoke-test in a fresh data dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from integritas_gui import __version__
+
+
+def run_module(*args, env_extra=None, timeout=90):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "integritas_gui", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+
+
+def test_version_prints_version_without_importing_qt():
+    code = (
+        "import sys\n"
+        "from integritas_gui.__main__ import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code in (0, None), exc.code\n"
+        "assert not any(m.startswith('PySide6') for m in sys.modules), 'Qt imported for --version'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"Integritas Desktop {__version__}"
+    assert run_module("--version").stdout.strip().endswith(__version__)
+
+
+def test_smoke_test_opens_window_and_exits_cleanly(tmp_path):
+    data = tmp_path / "fresh"
+    result = run_module("--smoke-test", "--sandbox", "--data-dir", str(data))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "smoke test: ok" in result.stdout
+    log_text = (data / "logs" / "integritas.log").read_text(encoding="utf-8")
+    assert "Trial mode: local sandbox" in log_text
+    assert "Smoke test passed" in log_text
+    assert "Traceback" not in log_text
+    assert (data / "history.sqlite3").exists()
+
+
+def test_smoke_test_without_key_starts_in_trial_mode(tmp_path, monkeypatch):
+    monkeypatch.delenv("INTEGRITAS_DATA_DIR", raising=False)
+    result = run_module("--smoke-test", env_extra={"INTEGRITAS_DATA_DIR": str(tmp_path / "d"),
+                                                   "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Trial mode" in (tmp_path / "d" / "logs" / "integritas.log").read_text(encoding="utf-8")
