@@ -145,6 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.sandbox._track(self.connection, True)
+        self.sandbox._count("connections")
 
     def finish(self) -> None:
         try:
@@ -469,8 +470,8 @@ class SandboxServer:
         self._rng = random.Random(seed)
         self.report_ttl = float(report_ttl)
         self._counters = dict.fromkeys(
-            ("requests", "submissions", "checks", "verifications", "reports", "faults_injected",
-             "rate_limited", "auth_failures", "quota_refused"), 0)
+            ("requests", "connections", "submissions", "checks", "verifications", "reports",
+             "faults_injected", "rate_limited", "auth_failures", "quota_refused"), 0)
         self._fault_counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
