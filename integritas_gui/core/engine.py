@@ -355,9 +355,11 @@ class Engine:
             self._timer.join(timeout=5)
 
     # ---- pool plumbing -------------------------------------------------------------------------
-    def _run(self, pool: ThreadPoolExecutor, job_id: int, step: Callable[[int], None]) -> None:
-        with self._lock:
-            self._busy += 1
+    def _run(self, pool: ThreadPoolExecutor, job_id: int, step: Callable[[int], None], *,
+             counted: bool = False) -> None:
+        if not counted:
+            with self._lock:
+                self._busy += 1
         try:
             pool.submit(self._guarded, job_id, step)
         except RuntimeError:  # pool already shut down
@@ -642,6 +644,9 @@ class Engine:
 
     # ---- the scheduler thread ------------------------------------------------------------------
     def _schedule(self, job_id: int, action: str, delay: float) -> None:
+        if action == "submit":  # a send deferred by a rate limit is still work: wait_idle waits for it
+            with self._lock:
+                self._busy += 1
         with self._timer_wake:
             heapq.heappush(self._timed, (time.monotonic() + delay, next(self._seq), job_id, action))
             self._timer_wake.notify()
@@ -659,4 +664,4 @@ class Engine:
                     self._timer_wake.wait(min(wait, 1.0))
                     continue
                 heapq.heappop(self._timed)
-            self._run(self._net_pool, job_id, steps[action])
+            self._run(self._net_pool, job_id, steps[action], counted=action == "submit")
