@@ -1,0 +1,108 @@
+"""Shared pieces of the reliability suite: fast client timing, the fault proxy, the CLI in-process,
+and the history consistency check every case ends with."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+
+from integritas_gui import cli
+
+# Timing only: the CLI builds its own client; these make timeouts and backoff test-sized.
+FAST_TIMING = {"timeout": 1.0, "verify_timeout": 1.5, "backoff_base": 0.01, "backoff_max": 0.05}
+SLOW_FAULT_SECONDS = 3  # past FAST_TIMING's timeouts
+
+
+@pytest.fixture
+def fast_timing(monkeypatch):
+    """Give every IntegritasClient the CLI builds test-sized timeouts and backoff (nothing else)."""
+    from integritas_gui.core import client as client_module
+
+    original = client_module.IntegritasClient.__init__
+    overrides = dict(FAST_TIMING)
+
+    def init(self, base_url, api_key=None, **options):
+        options.update(overrides)
+        original(self, base_url, api_key, **options)
+
+    monkeypatch.setattr(client_module.IntegritasClient, "__init__", init)
+    return overrides
+
+
+@pytest.fixture
+def proxy(sandbox):
+    from tests.reliability.fault_proxy import FaultProxy
+
+    server = FaultProxy(sandbox.origin).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys, fast_timing):
+    """Call the CLI in-process; returns (exit code, JSON result lines, stderr)."""
+    monkeypatch.setenv("INTEGRITAS_BLOCK_TIME", "0.2")
+
+    def call(*argv: str, base_url: str | None = None, api_key: str | None = None, retries: int = 2):
+        args = list(argv) + ["--json", "--retries", str(retries)]
+        if base_url:
+            args += ["--base-url", base_url]
+        if api_key:
+            args += ["--api-key", api_key]
+        code = cli.main(args)
+        captured = capsys.readouterr()
+        lines = [json.loads(line) for line in captured.out.splitlines() if line.strip()]
+        return code, lines, captured.err
+
+    return call
+
+
+def sandbox_stats(server) -> dict:
+    return httpx.get(server.base_url + "/_sandbox/stats", timeout=5).json()
+
+
+def make_files(folder: Path, count: int, prefix: str = "file") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"{prefix}-{i:05d}.txt"
+        path.write_bytes(f"{prefix} {i}\n".encode())
+        paths.append(path)
+    return paths
+
+
+def assert_history_consistent(db_path: Path, paths, kind: str, *, allowed=("confirmed", "done", "failed")):
+    """Every path has a job of ``kind`` in a settled state; failures carry a plain reason, never
+    'internal'; confirmed stamps carry a block; the database passes PRAGMA integrity_check."""
+    db = sqlite3.connect(db_path)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = db.execute("SELECT path, state, error, error_kind, sha3_256, block_number FROM jobs "
+                          "WHERE kind = ?", (kind,)).fetchall()
+    finally:
+        db.close()
+    by_path: dict[str, list[tuple]] = {}
+    for row in rows:
+        by_path.setdefault(row[0], []).append(row)
+    missing = [str(p) for p in paths if str(p) not in by_path]
+    assert not missing, f"files lost from the history: {missing[:5]}"
+    for path in paths:
+        for _, state, error, error_kind, sha3, block in by_path[str(path)]:
+            assert state in allowed, (path, state, error)
+            assert error_kind != "internal", (path, error)
+            if state == "failed":
+                assert error and "Traceback" not in error, (path, error)
+            if state == "confirmed":
+                assert sha3 and block, (path, sha3, block)
+    return by_path
+
+
+def assert_clean_logs(data_dir: Path) -> None:
+    """No traceback reached the app's log (expected failures are logged as one plain line)."""
+    for log in (data_dir / "logs").glob("integritas.log*"):
+        text = log.read_text(errors="replace")
+        assert "Traceback" not in text and "Unexpected error" not in text, text[-2000:]
