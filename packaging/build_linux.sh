@@ -2,8 +2,8 @@
 # Build Integritas Desktop for Linux: the PyInstaller one-folder bundle, proven, and a .deb.
 #
 #   bash packaging/build_linux.sh            # build venv in build/venv-linux (created on first use)
-#   bash packaging/build_linux.sh --system   # use the current python3 as is (it must already have
-#                                            # the project's dependencies and pyinstaller)
+#   bash packaging/build_linux.sh --system   # use python3 (or $PYTHON) as is: it must already have
+#                                            # the project's dependencies and pyinstaller
 #
 # Steps (each one fails the build when it fails):
 #   1. venv: pip install the project and PyInstaller (skipped with --system)
@@ -17,8 +17,9 @@
 #      appimagetool is on PATH or APPIMAGETOOL points at it
 #   7. prints the measured sizes and fails if they pass the limits (MAX_BUNDLE_MB, MAX_DEB_MB)
 #
-# Environment: PYTHON (interpreter for the venv, default python3), MAX_BUNDLE_MB (130),
-# MAX_DEB_MB (50), SKIP_DEB=1 (stop after step 4), APPIMAGETOOL (path to appimagetool).
+# Environment: PYTHON (interpreter: the venv's base, or the one --system uses; default python3),
+# DIST_DIR (dist), BUILD_DIR (build), MAX_BUNDLE_MB (130), MAX_DEB_MB (50), SKIP_DEB=1 (stop after
+# step 4), APPIMAGETOOL (path to appimagetool).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,7 +29,7 @@ USE_SYSTEM=0
 for arg in "$@"; do
   case "$arg" in
     --system) USE_SYSTEM=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "build_linux.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -37,9 +38,9 @@ MAX_BUNDLE_MB="${MAX_BUNDLE_MB:-130}"
 MAX_DEB_MB="${MAX_DEB_MB:-50}"
 PKG_NAME="integritas-desktop"
 INSTALL_DIR="/opt/$PKG_NAME"
-DIST="$ROOT/dist"
+DIST="${DIST_DIR:-$ROOT/dist}"
 BUNDLE="$DIST/integritas"
-WORK="$ROOT/build"
+WORK="${BUILD_DIR:-$ROOT/build}"
 
 log() { printf '\n==> %s\n' "$*"; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
@@ -55,7 +56,7 @@ START=$(date +%s)
 
 # --- 1. build environment ---------------------------------------------------------------------
 if [ "$USE_SYSTEM" = 1 ]; then
-  PY="$(command -v python3)"
+  PY="$(command -v "${PYTHON:-python3}")"
   log "Using the current Python: $PY"
 else
   VENV="$WORK/venv-linux"
@@ -138,7 +139,7 @@ echo "every system library the bundle links to is covered by Depends"
 BUNDLE_BYTES=$(du -sb "$BUNDLE" | awk '{print $1}')
 if [ "${SKIP_DEB:-0}" = 1 ]; then
   log "SKIP_DEB=1: stopping before the .deb"
-  echo "one-folder build dist/integritas: $(mb "$BUNDLE_BYTES") MB ($BUNDLE_BYTES bytes)"
+  echo "one-folder build $BUNDLE: $(mb "$BUNDLE_BYTES") MB ($BUNDLE_BYTES bytes)"
   exit 0
 fi
 
@@ -226,14 +227,14 @@ if [ -n "$APPIMAGETOOL" ] && [ -x "$APPIMAGETOOL" ]; then
   echo "built $APPIMAGE"
 else
   echo "appimagetool not found: AppDir ready, AppImage skipped. To make it:"
-  echo "  ARCH=x86_64 appimagetool $APPDIR dist/Integritas_Desktop-$VERSION-x86_64.AppImage"
+  echo "  ARCH=x86_64 appimagetool $APPDIR $DIST/Integritas_Desktop-$VERSION-x86_64.AppImage"
 fi
 
 # --- 7. sizes -----------------------------------------------------------------------------------
 DEB_BYTES=$(stat -c %s "$DEB")
 TOTAL_SECONDS=$(( $(date +%s) - START ))
 log "Sizes"
-echo "one-folder build  dist/integritas: $(mb "$BUNDLE_BYTES") MB ($BUNDLE_BYTES bytes; limit $MAX_BUNDLE_MB MB)"
+echo "one-folder build  $BUNDLE: $(mb "$BUNDLE_BYTES") MB ($BUNDLE_BYTES bytes; limit $MAX_BUNDLE_MB MB)"
 echo ".deb              $(basename "$DEB"): $(mb "$DEB_BYTES") MB ($DEB_BYTES bytes; limit $MAX_DEB_MB MB)"
 [ -z "$APPIMAGE" ] || echo "AppImage          $(basename "$APPIMAGE"): $(mb "$(stat -c %s "$APPIMAGE")") MB"
 echo "PyInstaller took ${PYI_SECONDS}s; the whole build ${TOTAL_SECONDS}s"
