@@ -1,0 +1,249 @@
+"""Shared helpers for the benchmark scripts: timed child processes, interleaved repeats, the table.
+
+Every figure is measured against a reference taken in the same run (interleaved, repeated, median),
+so a busy machine moves both sides and the ratio stays meaningful.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_TMP = os.environ.get("INTEGRITAS_BENCH_TMP", "/tmp" if os.path.isdir("/tmp") else None)
+
+PASS, MISS, NOT_MEASURED, INFO, ERROR = "PASS", "MISS", "NOT MEASURED", "INFO", "ERROR"
+
+
+@dataclass
+class Row:
+    figure: str
+    measured: str
+    reference: str = "-"
+    ratio: str = "-"
+    target: str = "-"
+    result: str = INFO
+
+
+def verdict(ok: bool) -> str:
+    return PASS if ok else MISS
+
+
+def not_measured(figure: str, why: str, target: str = "-") -> Row:
+    return Row(figure, why, "-", "-", target, NOT_MEASURED)
+
+
+def print_table(rows: Sequence[Row], title: str = "", stream=None) -> None:
+    stream = stream or sys.stdout
+    header = ("figure", "measured", "reference", "ratio", "target", "result")
+    cells = [header] + [(r.figure, r.measured, r.reference, r.ratio, r.target, r.result) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    if title:
+        print(f"\n== {title} ==", file=stream)
+    for n, cell in enumerate(cells):
+        print("  ".join(v.ljust(w) for v, w in zip(cell, widths)).rstrip(), file=stream)
+        if n == 0:
+            print("  ".join("-" * w for w in widths), file=stream)
+    stream.flush()
+
+
+# ---- child processes ---------------------------------------------------------------------------
+@dataclass
+class Measured:
+    wall: float
+    user: float
+    sys: float
+    max_rss_kib: int
+    returncode: int
+    stdout: bytes = b""
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.sys
+
+
+def run_measured(cmd: Sequence[str], *, env: dict | None = None, capture: bool = False,
+                 timeout: float | None = None, cwd: str | None = None) -> Measured:
+    """Run ``cmd``; wall time, CPU time and peak RSS of that child alone (``wait4``)."""
+    out_path = None
+    if capture:
+        handle, out_path = tempfile.mkstemp(prefix="integritas-bench-out-", dir=BENCH_TMP)
+        stdout = handle
+    else:
+        stdout = subprocess.DEVNULL
+    started = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=subprocess.PIPE if not capture else subprocess.DEVNULL,
+                            env=env, cwd=cwd)
+    if capture:
+        os.close(handle)
+    deadline = None if timeout is None else started + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if deadline is not None and time.perf_counter() > deadline:
+            proc.kill()
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.002)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    data = b""
+    if out_path:
+        data = Path(out_path).read_bytes()
+        os.unlink(out_path)
+    elif proc.stderr is not None:
+        err = proc.stderr.read()
+        proc.stderr.close()
+        if proc.returncode:
+            sys.stderr.write(err.decode(errors="replace")[-2000:])
+    return Measured(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, proc.returncode, data)
+
+
+def interleaved(subjects: dict[str, Callable[[], Measured]], repeats: int) -> dict[str, list[Measured]]:
+    """Run every subject ``repeats`` times, rotating the order each round (ABC, BCA, CAB, ...)."""
+    names = list(subjects)
+    results: dict[str, list[Measured]] = {n: [] for n in names}
+    for round_ in range(repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(subjects[name]())
+    return results
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def integritas_cmd() -> list[str]:
+    found = shutil.which("integritas")
+    return [found] if found else [sys.executable, "-m", "integritas_gui.cli"]
+
+
+def gui_cmd() -> list[str]:
+    found = shutil.which("integritas-gui")
+    return [found] if found else [sys.executable, "-m", "integritas_gui"]
+
+
+def gui_exists() -> bool:
+    return (ROOT / "integritas_gui" / "__main__.py").exists()
+
+
+def fmt_s(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def fmt_mb(kib: float) -> str:
+    return f"{kib * 1024 / 1e6:.1f} MB"
+
+
+def fmt_rate(bytes_per_s: float) -> str:
+    return f"{bytes_per_s / 1e6:.0f} MB/s"
+
+
+@contextlib.contextmanager
+def scratch_dir(tag: str) -> Iterator[Path]:
+    """A folder under /tmp, removed afterwards whatever happens."""
+    path = Path(tempfile.mkdtemp(prefix=f"integritas-bench-{tag}-", dir=BENCH_TMP))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def write_file(path: Path, size: int, seed: int = 0) -> Path:
+    """``size`` bytes of incompressible-looking data (a rotated random block), written quickly."""
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as out:
+        left, n = size, seed
+        while left > 0:
+            cut = (n * 7919) % len(block)
+            piece = (block[cut:] + block[:cut])[: min(left, len(block))]
+            out.write(piece)
+            left -= len(piece)
+            n += 1
+    return path
+
+
+def warm(path: Path) -> None:
+    """Read a file once so every subject meets it in the page cache."""
+    with open(path, "rb", buffering=0) as f:
+        buf = bytearray(1 << 20)
+        while f.readinto(buf):
+            pass
+
+
+def cli_env(data_dir: Path | None = None, **extra: str) -> dict:
+    env = dict(os.environ)
+    env.pop("INTEGRITAS_API_KEY", None)
+    if data_dir is not None:
+        env["INTEGRITAS_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+# ---- the sandbox as its own process ------------------------------------------------------------
+@dataclass
+class SandboxProcess:
+    proc: subprocess.Popen
+    base_url: str
+    api_key: str
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(self.base_url + "/_sandbox/stats", timeout=10) as response:
+            return json.loads(response.read())
+
+
+@contextlib.contextmanager
+def sandbox_process(*extra: str, block_time: float = 0.2) -> Iterator[SandboxProcess]:
+    """`integritas-sandbox --port 0` in its own process (its own GIL, like a real service)."""
+    api_key = "bench-key-" + os.urandom(6).hex()
+    found = shutil.which("integritas-sandbox")
+    cmd = ([found] if found else [sys.executable, "-m", "integritas_gui.sandbox"])
+    cmd += ["--port", "0", "--block-time", str(block_time), "--api-key", api_key, *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        base_url = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if "listening on" in line:
+                base_url = line.rsplit(" ", 1)[-1].strip()
+                break
+        if not base_url:
+            raise RuntimeError("the sandbox did not start")
+        yield SandboxProcess(proc, base_url, api_key)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+
+
+# ---- running one script ------------------------------------------------------------------------
+def main(title: str, run: Callable[[bool], list[Row]]) -> int:
+    parser = argparse.ArgumentParser(description=title)
+    parser.add_argument("--quick", action="store_true", help="small sizes: proves the script works")
+    args = parser.parse_args()
+    rows = run(args.quick)
+    print_table(rows, title + (" (quick: sizes too small to judge speed)" if args.quick else ""))
+    return 0
