@@ -2,7 +2,9 @@
 
 ``EngineBridge`` turns engine callbacks into Qt signals: callbacks only store the newest update per
 job under a lock; a 10 Hz timer on the GUI thread hands the coalesced batch to the widgets. However
-fast the engine reports, the GUI thread sees at most ten batches a second.
+fast the engine reports, the GUI thread sees at most ten batches a second, each of at most
+``MAX_BATCH`` updates: a backlog (a 10,000-file drop) drains in steps with the event loop running
+in between, so the window never stalls on one huge batch.
 
 ``TaskRunner`` is Picard's ``run_task``: run a function on a small thread pool and always deliver
 its result *or* its error back on the GUI thread.
@@ -10,6 +12,7 @@ its result *or* its error back on the GUI thread.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 import threading
@@ -22,6 +25,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_MS = 100
+MAX_BATCH = 1000  # updates handed over at once; a backlog drains in further short steps
 
 
 class EngineBridge(QObject):
@@ -29,8 +33,11 @@ class EngineBridge(QObject):
 
     updates = Signal(list)
 
-    def __init__(self, parent: QObject | None = None, interval_ms: int = FLUSH_INTERVAL_MS):
+    def __init__(self, parent: QObject | None = None, interval_ms: int = FLUSH_INTERVAL_MS,
+                 max_batch: int = MAX_BATCH):
         super().__init__(parent)
+        self.max_batch = max_batch
+        self._stopped = False
         self._lock = threading.Lock()
         self._pending: dict[int, Any] = {}
         self._timer = QTimer(self)
@@ -51,11 +58,25 @@ class EngineBridge(QObject):
         with self._lock:
             if not self._pending:
                 return
-            batch = list(self._pending.values())
-            self._pending = {}
+            if len(self._pending) <= self.max_batch:
+                batch = list(self._pending.values())
+                self._pending = {}
+                more = False
+            else:
+                keys = list(itertools.islice(self._pending, self.max_batch))
+                batch = [self._pending.pop(key) for key in keys]
+                more = True
         self.updates.emit(batch)
+        if more and not self._stopped:
+            QTimer.singleShot(5, self, self.flush)
+
+    @property
+    def backlog(self) -> int:
+        with self._lock:
+            return len(self._pending)
 
     def stop(self) -> None:
+        self._stopped = True
         self._timer.stop()
 
 

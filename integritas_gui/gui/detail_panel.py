@@ -183,7 +183,7 @@ class RecordsTable(QTableWidget):
                     if column in (2, 3):
                         item.setForeground(link_colour)
                 if column == 0:
-                    item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.setItem(row, column, item)
         if records:
             self.selectRow(0)

@@ -192,7 +192,11 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_tray()
         self._apply_trial_state()
-        self.model.totals_changed.connect(self._refresh_totals)
+        self._totals_timer = QTimer(self)  # coalesces totals refreshes to a few a second
+        self._totals_timer.setSingleShot(True)
+        self._totals_timer.setInterval(200)
+        self._totals_timer.timeout.connect(self._refresh_totals)
+        self.model.totals_changed.connect(self._totals_timer.start)
         self.model.rowsInserted.connect(self._rows_changed)
         self.model.rowsRemoved.connect(self._rows_changed)
         self.model.modelReset.connect(self._rows_changed)
@@ -335,7 +339,7 @@ class MainWindow(QMainWindow):
         queue_buttons.addSpacing(12)
         self.overall_bar = QProgressBar(queue_page)
         self.overall_bar.setAccessibleName(self.tr("Overall hashing progress"))
-        self.overall_bar.setRange(0, 1000)
+        self.overall_bar.setRange(0, 100)
         self.overall_bar.setTextVisible(False)
         self.overall_bar.setMaximumWidth(240)
         self.overall_label = QLabel(queue_page)
@@ -577,7 +581,8 @@ class MainWindow(QMainWindow):
     # ---- queue control -------------------------------------------------------------------------
     def selected_rows(self):
         selection = self.queue_view.selectionModel()
-        rows = sorted({index.row() for index in selection.selectedRows()})
+        # Selection ranges, not selectedRows(): the latter asks the model about every cell.
+        rows = sorted({r for span in selection.selection() for r in range(span.top(), span.bottom() + 1)})
         if not rows and selection.currentIndex().isValid() and self.queue_view.hasFocus():
             rows = [selection.currentIndex().row()]
         return [self.model.row(r) for r in rows if r < self.model.rowCount()]
@@ -714,7 +719,9 @@ class MainWindow(QMainWindow):
             while len(samples) > 2 and now - samples[0][0] > THROUGHPUT_WINDOW_S:
                 samples.popleft()
             self.overall_bar.setVisible(True)
-            self.overall_bar.setValue(int(1000 * done / total) if total else 0)
+            value = int(100 * done / total) if total else 0
+            if value != self.overall_bar.value():
+                self.overall_bar.setValue(value)
             parts = [self.tr("Hashing {n} file(s): {done} of {total}").format(
                 n=hashing, done=st.human_size(done), total=st.human_size(total))]
             if len(samples) >= 2 and samples[-1][0] - samples[0][0] >= 0.5:

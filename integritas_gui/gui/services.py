@@ -67,8 +67,11 @@ def build_engine(history, client, settings, dirs, block_time: float | None = Non
 
 
 def start_services(dirs, settings, secrets, *, base_url: str | None = None,
-                   force_sandbox: bool = False, settings_path=None) -> Services:
-    """Open the history, choose the service (real or sandbox), and start the engine."""
+                   force_sandbox: bool = False, settings_path=None,
+                   client_options: dict | None = None) -> Services:
+    """Open the history, choose the service (real or sandbox), and start the engine.
+
+    ``client_options`` go to ``IntegritasClient`` (tests pass short timeouts and backoff)."""
     from integritas_gui.core.client import IntegritasClient
     from integritas_gui.core.history import History
     from integritas_gui.core.logsetup import register_secret
@@ -89,7 +92,7 @@ def start_services(dirs, settings, secrets, *, base_url: str | None = None,
     register_secret(api_key)
     history = History(dirs.history_db)
     try:
-        client = IntegritasClient(url, api_key)
+        client = IntegritasClient(url, api_key, **(client_options or {}))
     except Exception:
         history.close()
         if sandbox is not None:
