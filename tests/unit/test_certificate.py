@@ -263,3 +263,39 @@ def test_right_to_left_runs_are_laid_out_for_a_left_to_right_line():
     assert visual_order("report 2026.pdf") == "report 2026.pdf"
     assert visual_order("חוזה 2026.pdf") == "2026 הזוח.pdf"
     assert visual_order("2026 חוזה") == "2026 הזוח"
+
+
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils not installed")
+def test_qr_code_on_the_page_encodes_the_explorer_link(tmp_path):
+    import qrcode
+    from PIL import Image
+
+    path = make_file(tmp_path / "a.bin", size=5000)
+    pdf = render_certificate(synthetic_receipt(path), tmp_path / "c.pdf")
+    link = explorer_links({"transaction_id": RECORD["transactionId"]})["transaction"]
+    # The QR code is also a link: its square annotation tells where it is drawn.
+    squares = []
+    for match in re.finditer(rb"/URI \(([^)]*)\).{0,200}?/Rect \[([^\]]*)\]", pdf.read_bytes(), re.S):
+        x1, y1, x2, y2 = map(float, match.group(2).split())
+        if match.group(1).decode() == link and abs((x2 - x1) - (y2 - y1)) < 0.5:
+            squares.append((x1, y1, x2, y2))
+    assert len(squares) == 1
+    x1, y1, x2, y2 = squares[0]
+
+    dpi = 144
+    subprocess.run(["pdftoppm", "-png", "-gray", "-r", str(dpi), "-singlefile", str(pdf), str(tmp_path / "page")],
+                   check=True)
+    page = Image.open(tmp_path / "page.png").convert("L")
+    scale = dpi / 72
+    page_height = page.height / scale
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
+    code.add_data(link)
+    code.make(fit=True)
+    expected = code.get_matrix()
+    count, border = len(expected), 2
+    module = (x2 - x1) / (count + 2 * border)
+    seen = [[page.getpixel((int((x1 + (border + c + 0.5) * module) * scale),
+                            int((page_height - y2 + (border + r + 0.5) * module) * scale))) < 128
+             for c in range(count)] for r in range(count)]
+    assert seen == expected
