@@ -403,7 +403,12 @@ def _verdict(receipt: Receipt, verification: Mapping[str, Any] | None, records: 
         if ranges:
             text += f" Changed byte ranges ({len(ranges)}) are listed below."
         return _Verdict("changed", "Changed \u2014 the file no longer matches", text, RED, ranges)
-    if result == "no match":
+    if result == "found" and not records:
+        return _Verdict(
+            "confirmed", "On the blockchain",
+            "The service reported that this file's SHA3-256 is recorded on the Minima blockchain. "
+            "(A quick check gives no block details; a verification lists them.)", GREEN)
+    if result in ("no match", "not found"):
         return _Verdict(
             "no match", "No match \u2014 not found on the blockchain",
             "The service found no record of this file's SHA3-256 hash on the Minima blockchain: this "

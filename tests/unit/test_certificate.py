@@ -299,3 +299,16 @@ def test_qr_code_on_the_page_encodes_the_explorer_link(tmp_path):
                             int((page_height - y2 + (border + r + 0.5) * module) * scale))) < 128
              for c in range(count)] for r in range(count)]
     assert seen == expected
+
+
+@needs_poppler
+def test_quick_check_jobs_get_a_certificate_too(engine, tmp_path):
+    stamped = make_file(tmp_path / "stamped.bin", size=9000, seed="s")
+    run_job(engine, "stamp", stamped)
+    found_id = run_job(engine, "check", stamped)
+    assert engine.history.get_job(found_id).outcome == "found"
+    assert "On the blockchain" in flat(pdf_text(certificate_for_job(engine.history, found_id, tmp_path / "f.pdf")))
+    stranger = make_file(tmp_path / "stranger.bin", size=9000, seed="x")
+    missing_id = run_job(engine, "check", stranger)
+    assert engine.history.get_job(missing_id).outcome == "not found"
+    assert "No match" in flat(pdf_text(certificate_for_job(engine.history, missing_id, tmp_path / "n.pdf")))
