@@ -159,6 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _read_body(self) -> bytes | None:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
         length = self.headers.get("Content-Length")
         if length is None:
             return b""
@@ -169,6 +171,24 @@ class _Handler(BaseHTTPRequestHandler):
         if size < 0 or size > MAX_BODY:
             return None
         return self.rfile.read(size)
+
+    def _read_chunked(self) -> bytes | None:
+        """A chunked request body (streaming clients send JSON this way), or None if malformed."""
+        body = b""
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                return None
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers
+                    pass
+                return body
+            if size < 0 or len(body) + size > MAX_BODY:
+                return None
+            body += self.rfile.read(size)
+            self.rfile.readline(16)  # CRLF after the chunk
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json",
               headers: dict[str, str] | None = None) -> None:

@@ -163,6 +163,11 @@ def test_the_docs_curl_requests_work_against_the_console_script(tmp_path):
         assert got.stdout == "200 application/pdf"
         assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size == report["fileSize"]
 
+        # A streaming client's chunked body is read like any other.
+        status, _, chunked = post(base, "/v2/file/check", {"hash": digest}, key,
+                                  "Transfer-Encoding: chunked")
+        assert (status, chunked["data"]["data"]) == (200, "Hash found.")
+
         status, _, unknown = post(base, "/v2/verify/file", {"hash": secrets.token_hex(32)}, key)
         nothing = unknown["data"]["data"]
         assert (nothing["result"], nothing["uniqueHashes"]) == ("no match", 0)
@@ -178,7 +183,7 @@ def test_the_docs_curl_requests_work_against_the_console_script(tmp_path):
 
         status, _, counters = curl(f"{base}/_sandbox/stats")
         counters = json.loads(counters)
-        assert (counters["submissions"], counters["checks"], counters["verifications"]) == (2, 2, 2)
+        assert (counters["submissions"], counters["checks"], counters["verifications"]) == (2, 3, 2)
         assert (counters["reports"], counters["records"], counters["auth_failures"]) == (1, 2, 1)
 
 
