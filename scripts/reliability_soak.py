@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Run the slow reliability cases that the normal test run leaves out (see docs/reliability.md).
+
+    python3 scripts/reliability_soak.py             10 SIGKILL trials of a 2,000-file batch
+    python3 scripts/reliability_soak.py --seeds 1,2,3,4,5,6,7,8,9,10,11,12
+
+Prints one line per trial (when it was killed, what was in flight, extra submissions, seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", help="comma-separated trial seeds (default 101..110)")
+    args = parser.parse_args()
+    env = {**os.environ, "INTEGRITAS_SLOW": "1"}
+    if args.seeds:
+        env["INTEGRITAS_CRASH_SEEDS"] = args.seeds
+    command = [sys.executable, "-m", "pytest", "-q", "-s", "-m", "slow", "-p", "no:cacheprovider",
+               "-o", "timeout=1800", "tests/reliability"]
+    return subprocess.call(command, cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
