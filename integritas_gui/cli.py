@@ -46,12 +46,22 @@ class Output:
     def result(self, record: dict[str, Any], text: str) -> None:
         with self.lock:
             self._clear_progress()
-            if self.as_json:
-                self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-            else:
-                self.stream.write(text + "\n")
+            self.stream.write(self._encodable(record, text) + "\n")
             self.stream.flush()
             self._draw_progress()
+
+    def _encodable(self, record: dict[str, Any], text: str) -> str:
+        """The line to print; a file name that is not valid text (invalid UTF-8 bytes) is escaped
+        instead of crashing the output."""
+        line = json.dumps(record, ensure_ascii=False) if self.as_json else text
+        encoding = getattr(self.stream, "encoding", None) or "utf-8"
+        try:
+            line.encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            if self.as_json:
+                return json.dumps(record)
+            return line.encode(encoding, "backslashreplace").decode(encoding, "replace")
+        return line
 
     def progress(self, line: str) -> None:
         if not self.show_progress:
@@ -374,8 +384,17 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
         several = len(ids) > 1 or target.is_dir() or args.report.endswith(("/", os.sep))
         for saved in reports:
             dest = target / Path(saved).name if several else target
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(saved, dest)
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(saved, dest)
+            except OSError as exc:
+                if dest.is_file():
+                    dest.unlink(missing_ok=True)  # no half-written report left behind
+                print(f"integritas: the report could not be saved to {dest} "
+                      f"({exc.strerror or type(exc).__name__}); a copy is kept at {saved}.",
+                      file=sys.stderr)
+                code = worst([code, EXIT_BAD_INPUT])
+                continue
             print(f"Report saved to {dest}", file=sys.stderr)
         if len(reports) < len(ids):
             code = worst([code, EXIT_SERVICE])
