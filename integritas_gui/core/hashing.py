@@ -404,9 +404,10 @@ def hash_file(
         now = os.stat(path)
     except OSError:
         raise _changed(path) from None
+    # ctime too: a rewrite that puts the old modification time back still moves it
     for later in (after, now):
-        if (later.st_size, later.st_mtime_ns, later.st_dev, later.st_ino) != (
-            before.st_size, before.st_mtime_ns, before.st_dev, before.st_ino
+        if (later.st_size, later.st_mtime_ns, later.st_ctime_ns, later.st_dev, later.st_ino) != (
+            before.st_size, before.st_mtime_ns, before.st_ctime_ns, before.st_dev, before.st_ino
         ):
             raise _changed(path)
     meter.final()
