@@ -6,11 +6,11 @@ and Minima explorer links, the segment map, and the report/certificate actions.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl, Qt, Signal
+from PySide6.QtCore import QEvent, QUrl, Qt, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QPalette
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QPushButton, QScrollArea, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QApplication, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
+    QPushButton, QScrollArea, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from integritas_gui.gui import status_text as st
@@ -26,6 +26,13 @@ def short_id(value: str | None, head: int = 6, tail: int = 4) -> str:
     if not value:
         return ""
     return value if len(value) <= head + tail + 1 else f"{value[:head]}\u2026{value[-tail:]}"
+
+
+def group_hash(value: str | None, size: int = 8) -> str:
+    """'ab12cd34 ef56...' for display; copying uses the plain value."""
+    if not value:
+        return ""
+    return " ".join(value[i:i + size] for i in range(0, len(value), size))
 
 
 def banner_for(details: JobDetails, status_line: str) -> tuple[str, str, str, str]:
@@ -48,7 +55,7 @@ def banner_for(details: JobDetails, status_line: str) -> tuple[str, str, str, st
                 else tr("Anchored on the Minima blockchain."))
             return "good", "\u2714", tr("Confirmed on chain"), text
         if details.state == "pending":
-            return ("neutral", "\u23f3", tr("Pending on chain"),
+            return ("neutral", "\u25f7", tr("Pending on chain"),
                     details.error or tr("Sent to Integritas. Waiting for the next Minima block; "
                                         "this usually takes about a minute."))
     if details.state == "done":
@@ -121,12 +128,22 @@ class ResultBanner(QFrame):
         self.text.setText(text)
         self.text.setVisible(bool(text))
         self.setAccessibleDescription(f"{title}. {text}")
-        t = theme.tone(tone_name, self.palette())
-        self.setStyleSheet(
+        self.restyle()
+
+    def restyle(self) -> None:
+        t = theme.tone(self.tone_name, QApplication.palette())
+        style = (
             f"#resultBanner {{ background-color: {t.background.name()};"
             f" border-left: 5px solid {t.accent.name()}; border-radius: 6px; }}"
             f" #resultBanner QLabel {{ color: {t.foreground.name()}; background: transparent; }}"
         )
+        if style != self.styleSheet():
+            self.setStyleSheet(style)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.restyle()
 
 
 def _section_title(text: str, parent: QWidget) -> QLabel:
@@ -187,9 +204,13 @@ class RecordsTable(QTableWidget):
                 self.setItem(row, column, item)
         if records:
             self.selectRow(0)
+        self.resizeColumnsToContents()
+        self.resizeRowsToContents()
         rows_shown = min(max(len(records), 1), 6)
-        height = self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth() + 4
+        height = self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth() + 2
         height += sum(self.rowHeight(r) for r in range(rows_shown)) if records else self.fontMetrics().height() * 2
+        # Room for the horizontal scroll bar, which a narrow panel needs for the id columns.
+        height += self.horizontalScrollBar().sizeHint().height()
         self.setFixedHeight(height)
 
     def current_record(self) -> RecordView | None:
@@ -220,6 +241,7 @@ class DetailPanel(QScrollArea):
         super().__init__(parent)
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setAccessibleName(self.tr("Details of the selected file"))
         self.setMinimumWidth(360)
         self.details: JobDetails | None = None
@@ -259,20 +281,24 @@ class DetailPanel(QScrollArea):
         content.addWidget(self.banner)
 
         hash_row = QHBoxLayout()
-        hash_row.setSpacing(6)
+        hash_row.setSpacing(8)
         hash_caption = QLabel(self.tr("SHA3-256"), self.content)
-        self.hash_field = QLineEdit(self.content)
-        self.hash_field.setReadOnly(True)
+        hash_caption.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # The whole hash, in groups of eight so it wraps and reads like a fingerprint.
+        self.hash_field = QLabel(self.content)
         self.hash_field.setFont(theme.monospace_font())
+        self.hash_field.setWordWrap(True)
+        self.hash_field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                                | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        self.hash_field.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.hash_field.setAccessibleName(self.tr("SHA3-256 hash of the file"))
-        hash_caption.setBuddy(self.hash_field)
         self.copy_hash_button = QPushButton(self.tr("Copy"), self.content)
         self.copy_hash_button.setAccessibleName(self.tr("Copy hash"))
         self.copy_hash_button.setToolTip(self.tr("Copy the SHA3-256 hash (Ctrl+C)"))
         self.copy_hash_button.clicked.connect(self.copy_hash)
-        hash_row.addWidget(hash_caption)
+        hash_row.addWidget(hash_caption, 0, Qt.AlignmentFlag.AlignTop)
         hash_row.addWidget(self.hash_field, 1)
-        hash_row.addWidget(self.copy_hash_button)
+        hash_row.addWidget(self.copy_hash_button, 0, Qt.AlignmentFlag.AlignTop)
         content.addLayout(hash_row)
 
         self.records_title = _section_title(self.tr("On-chain records"), self.content)
@@ -348,8 +374,8 @@ class DetailPanel(QScrollArea):
         self.path_label.setText(details.path or "")
         self.path_label.setVisible(bool(details.path))
         self.banner.show_result(*banner_for(details, status_line or details.state))
-        self.hash_field.setText(details.sha3_256 or "")
-        self.hash_field.setCursorPosition(0)
+        self.hash_field.setText(group_hash(details.sha3_256))
+        self.hash_field.setAccessibleDescription(details.sha3_256 or "")
         self.copy_hash_button.setEnabled(bool(details.sha3_256))
         show_records = bool(details.records)
         self.records_box.setVisible(show_records)

@@ -15,14 +15,15 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
     QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView, QButtonGroup, QCheckBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView,
     QInputDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QRadioButton,
-    QSplitter, QStackedWidget, QSystemTrayIcon, QTableView, QTabWidget, QVBoxLayout, QWidget,
+    QApplication, QSplitter, QStackedWidget, QSystemTrayIcon, QTableView, QTabWidget, QVBoxLayout,
+    QWidget,
 )
 
 from integritas_gui import APP_NAME, __version__
@@ -113,12 +114,15 @@ class TrialBanner(QFrame):
         self.restyle()
 
     def restyle(self) -> None:
-        t = theme.tone("trial", self.palette())
-        self.setStyleSheet(
+        t = theme.tone("trial", QApplication.palette())
+        style = (
             f"#trialBanner {{ background-color: {t.background.name()};"
             f" border: 2px solid {t.accent.name()}; border-radius: 6px; }}"
             f" #trialBanner QLabel {{ color: {t.foreground.name()}; background: transparent; }}"
         )
+        if style != self.styleSheet():
+            self.setStyleSheet(style)
+
 
 
 class EmptyQueue(QWidget):
@@ -206,7 +210,18 @@ class MainWindow(QMainWindow):
         self._ticker.start()
         self._refresh_totals()
         self._update_actions()
-        self.resize(1180, 720)
+        QApplication.instance().installEventFilter(self)  # follows the desktop's light/dark switch
+        self.resize(1400, 860)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.ApplicationPaletteChange and watched is QApplication.instance():
+            self.restyle()
+        return False
+
+    def restyle(self) -> None:
+        """Re-derive the semantic colours (banners) from the current palette."""
+        self.trial_banner.restyle()
+        self.detail_panel.banner.restyle()
 
     # ---- building ------------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -280,7 +295,7 @@ class MainWindow(QMainWindow):
         self.queue_view.setAlternatingRowColors(True)
         self.queue_view.setShowGrid(False)
         self.queue_view.setWordWrap(False)
-        self.queue_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.queue_view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.queue_view.verticalHeader().setVisible(False)
         row_height = self.queue_view.fontMetrics().height() + 10
         self.queue_view.verticalHeader().setDefaultSectionSize(row_height)
@@ -289,8 +304,8 @@ class MainWindow(QMainWindow):
         header = self.queue_view.horizontalHeader()
         header.setHighlightSections(False)
         char = self.queue_view.fontMetrics().horizontalAdvance("0")
-        for column, chars in ((NAME, 26), (ACTION, 7), (SIZE, 9), (PROGRESS, 11), (HASH, 14),
-                              (BLOCK, 9)):
+        for column, chars in ((NAME, 20), (ACTION, 6), (SIZE, 8), (PROGRESS, 8), (HASH, 13),
+                              (BLOCK, 8)):
             header.resizeSection(column, char * chars + 16)
         header.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.Stretch)
         self.queue_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -314,8 +329,9 @@ class MainWindow(QMainWindow):
                 self.tr("Local certificates are not available in this build"))
         self.splitter.addWidget(self.queue_stack)
         self.splitter.addWidget(self.detail_panel)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([900, 480])
         self.splitter.setChildrenCollapsible(False)
         queue_layout.addWidget(self.splitter, 1)
 
@@ -464,7 +480,6 @@ class MainWindow(QMainWindow):
         kind = kind or self.drop_kind
         engine = self.services.engine
         send_details = bool(self.settings.send_file_details)
-        self.statusBar().showMessage(self.tr("Adding {n} item(s)\u2026").format(n=len(paths)), 3000)
 
         def queue() -> list[int]:
             return engine.add_files(kind, paths, report=report, send_file_details=send_details)
@@ -472,6 +487,8 @@ class MainWindow(QMainWindow):
         self.tasks.run(queue, on_done=self._added, on_error=self._background_error)
 
     def _added(self, job_ids: list[int]) -> None:
+        if len(job_ids) > 1:
+            self.statusBar().showMessage(self.tr("Added {n} files to the queue.").format(n=len(job_ids)), 3000)
         if not job_ids:
             self.statusBar().showMessage(self.tr("Nothing to add: no files there."), 5000)
 
@@ -1025,6 +1042,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop timers and background work; quitting leaves unfinished jobs to resume next time."""
+        QApplication.instance().removeEventFilter(self)
         self._ticker.stop()
         self.bridge.stop()
         self.tasks.wait(10000)

@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 
 from integritas_gui.gui import status_text as st
+from integritas_gui.gui import theme
 
 NAME, ACTION, SIZE, PROGRESS, HASH, STATUS, BLOCK = range(7)
 COLUMN_COUNT = 7
@@ -150,7 +151,8 @@ class QueueModel(QAbstractTableModel):
             if column == ACTION:
                 return st.kind_text(row.kind)
             if column == SIZE:
-                return st.human_size(row.bytes_total) if row.path else ""
+                known = row.bytes_total or row.state not in ("failed", "cancelled")
+                return st.human_size(row.bytes_total) if row.path and known else ""
             if column == PROGRESS:
                 return None
             if column == HASH:
@@ -168,6 +170,9 @@ class QueueModel(QAbstractTableModel):
                 return row.status()
             if column == SIZE and row.bytes_total:
                 return st.tr("{count} bytes").format(count=f"{row.bytes_total:,}")
+        elif role == Qt.ItemDataRole.ForegroundRole:
+            if column == STATUS and row.state == "failed":
+                return theme.tone("bad").accent  # with the cross symbol: never colour alone
         elif role == Qt.ItemDataRole.TextAlignmentRole:
             if column in (SIZE, BLOCK):
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

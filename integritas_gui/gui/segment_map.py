@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from integritas_gui.gui import theme
 from integritas_gui.gui.status_text import human_size
@@ -163,10 +163,6 @@ class _Swatch(QWidget):
         side = self.fontMetrics().height() - 2
         self.setFixedSize(side, side)
 
-    def _span(self, offset: int, length: int, bar: QRectF) -> QRectF:
-        left, right = self._x(offset, bar), self._x(offset + length, bar)
-        return QRectF(left, bar.top(), max(1.0, right - left), bar.height())
-
     def paintEvent(self, event):
         painter = QPainter(self)
         rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
@@ -201,9 +197,11 @@ class SegmentMap(QWidget):
         scale.addStretch(1)
         scale.addWidget(self.end_label)
         layout.addLayout(scale)
-        legend = QHBoxLayout()
-        legend.setSpacing(6)
+        legend = QGridLayout()  # two columns, so the legend fits a narrow panel
+        legend.setHorizontalSpacing(6)
+        legend.setVerticalSpacing(2)
         self._receipt_legend: list[QWidget] = []
+        self._legend_items: list[QLabel] = []
         for tone_name, hatched, text in (
             ("good", False, self.tr("Matched on chain")),
             ("neutral", False, self.tr("Unchanged since stamping")),
@@ -211,12 +209,15 @@ class SegmentMap(QWidget):
             (None, False, self.tr("No match")),
         ):
             swatch, label = _Swatch(tone_name, hatched, self), QLabel(text, self)
-            legend.addWidget(swatch)
-            legend.addWidget(label)
-            legend.addSpacing(10)
+            position = len(self._legend_items)
+            row, column = divmod(position, 2)
+            legend.addWidget(swatch, row, column * 2)
+            legend.addWidget(label, row, column * 2 + 1)
+            self._legend_items.append(label)
             if tone_name in ("neutral", "bad"):
                 self._receipt_legend += [swatch, label]
-        legend.addStretch(1)
+        legend.setColumnStretch(1, 1)
+        legend.setColumnStretch(3, 1)
         layout.addLayout(legend)
         self.summary = QLabel(self)
         self.summary.setWordWrap(True)

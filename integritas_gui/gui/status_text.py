@@ -134,7 +134,7 @@ def status_text(
     if state == "done":
         return outcome_text(outcome)
     if state == "failed":
-        return error or tr("Failed")
+        return "\u2718 " + (error or tr("Failed"))
     if state == "cancelled":
         return tr("Cancelled")
     return state

@@ -104,7 +104,9 @@ def test_drop_stamp_confirmed_with_block_and_notification(qtbot, make_window, tm
     panel = show_details(qtbot, window, row.job_id, "confirmed")
     assert panel.banner.title.text() == "Confirmed on chain"
     assert panel.banner.symbol.text() == "\u2714"
-    assert panel.hash_field.text() == row.sha3_256
+    assert panel.hash_field.text().replace(" ", "") == row.sha3_256
+    panel.copy_hash_button.click()
+    assert QGuiApplication.clipboard().text() == row.sha3_256
 
 
 def test_pending_row_shows_elapsed_time(qtbot, make_window, tmp_path, monkeypatch):
@@ -251,7 +253,7 @@ def test_service_down_shown_next_to_the_file(qtbot, make_window, tmp_path, monke
     window.add_paths([ok], "stamp")
     row = wait_row(qtbot, window, ok, {"failed"})
     text = status_cell(window, row.job_id)
-    assert text == row.error and "could not connect" in text.lower()
+    assert text == "\u2718 " + row.error and "could not connect" in text.lower()
     panel = show_details(qtbot, window, row.job_id, "failed")
     assert panel.banner.title.text() == "Failed" and panel.banner.text.text() == row.error
     assert window.retry_button.isEnabled()
@@ -267,7 +269,7 @@ def test_bad_key_shown_next_to_the_file(qtbot, make_window, tmp_path, monkeypatc
     row = wait_row(qtbot, window, good, {"failed"})
     assert "key" in row.error.lower()
     assert "wrong-key-999" not in row.error
-    assert status_cell(window, row.job_id) == row.error
+    assert status_cell(window, row.job_id) == "\u2718 " + row.error
     gone = wait_row(qtbot, window, missing, {"failed"})
     assert gone.error and gone.error != row.error
 
@@ -304,3 +306,18 @@ def test_menus_shortcuts_and_accessible_names(qtbot, make_window):
     assert window.act_copy_hash.shortcut().toString() == "Ctrl+C"
     for widget in (window.queue_view, window.overall_bar, window.detail_panel, window.trial_banner):
         assert widget.accessibleName()
+
+
+def test_dark_palette_restyles_banners(qtbot, make_window):
+    from integritas_gui.gui.theme import dark_palette
+
+    window = make_window()
+    app = QApplication.instance()
+    previous = app.palette()
+    light = window.trial_banner.styleSheet()
+    try:
+        app.setPalette(dark_palette())
+        qtbot.waitUntil(lambda: window.trial_banner.styleSheet() != light, timeout=3000)
+        assert "#4a3700" in window.trial_banner.styleSheet()  # the dark trial tone
+    finally:
+        app.setPalette(previous)
