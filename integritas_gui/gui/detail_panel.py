@@ -391,7 +391,8 @@ class DetailPanel(QScrollArea):
         segment_data = details.segment_map() if details.kind == "verify" and details.state == "done" else None
         self.segments_box.setVisible(segment_data is not None)
         self.segment_map.set_data(segment_data)
-        can_report = details.kind == "verify" or (details.kind == "stamp" and details.state == "confirmed")
+        can_report = ((details.kind == "verify" and details.state == "done")
+                      or (details.kind == "stamp" and details.state == "confirmed"))
         self.report_button.setVisible(can_report and bool(details.sha3_256))
         has_report = bool(details.report_path)
         self.open_report_button.setVisible(has_report)

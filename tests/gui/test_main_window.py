@@ -256,6 +256,7 @@ def test_service_down_shown_next_to_the_file(qtbot, make_window, tmp_path, monke
     assert text == "\u2718 " + row.error and "could not connect" in text.lower()
     panel = show_details(qtbot, window, row.job_id, "failed")
     assert panel.banner.title.text() == "Failed" and panel.banner.text.text() == row.error
+    assert panel.report_button.isHidden()  # nothing to report on a stamp that never left
     assert window.retry_button.isEnabled()
     wait_overall(qtbot, window, "1 failed")
 
