@@ -69,6 +69,7 @@ class Measured:
     max_rss_kib: int
     returncode: int
     stdout: bytes = b""
+    stderr_tail: str = ""
 
     @property
     def cpu(self) -> float:
@@ -85,8 +86,8 @@ def run_measured(cmd: Sequence[str], *, env: dict | None = None, capture: bool =
     else:
         stdout = subprocess.DEVNULL
     started = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=subprocess.PIPE if not capture else subprocess.DEVNULL,
-                            env=env, cwd=cwd)
+    errors = tempfile.TemporaryFile(dir=BENCH_TMP)
+    proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=errors, env=env, cwd=cwd)
     if capture:
         os.close(handle)
     deadline = None if timeout is None else started + timeout
@@ -105,12 +106,12 @@ def run_measured(cmd: Sequence[str], *, env: dict | None = None, capture: bool =
     if out_path:
         data = Path(out_path).read_bytes()
         os.unlink(out_path)
-    elif proc.stderr is not None:
-        err = proc.stderr.read()
-        proc.stderr.close()
-        if proc.returncode:
-            sys.stderr.write(err.decode(errors="replace")[-2000:])
-    return Measured(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, proc.returncode, data)
+    errors.seek(0)
+    tail = errors.read()[-2000:].decode(errors="replace")
+    errors.close()
+    if proc.returncode:
+        sys.stderr.write(tail)
+    return Measured(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, proc.returncode, data, tail)
 
 
 def interleaved(subjects: dict[str, Callable[[], Measured]], repeats: int) -> dict[str, list[Measured]]:

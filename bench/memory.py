@@ -33,7 +33,9 @@ def gui_rss(folder, sparse, size: int) -> c.Row:
     with c.sandbox_process() as sandbox:
         result, measured = gui_probe.run_probe("hash", sparse, 1, sandbox, folder / "gui-data", timeout=600)
     if result is None or result["timed_out"] or result["states"].get("failed"):
-        raise RuntimeError(f"the GUI did not hash the file: {result}")
+        why = "timed out" if result else f"exit {measured.returncode}: {measured.stderr_tail[-120:]!r}"
+        return c.Row(FIGURES[1], f"{c.fmt_mb(measured.max_rss_kib)} peak, but the GUI did not finish ({why})",
+                     "-", "-", "< 250 MB", c.ERROR)
     return c.Row(FIGURES[1], f"{c.fmt_mb(measured.max_rss_kib)} ({_size(size)} in {c.fmt_s(result['seconds'])})",
                  "-", "-", "< 250 MB", c.verdict(measured.max_rss_kib * 1024 < 250e6))
 

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             got = [c.Row(f, f"script failed: {type(exc).__name__}: {exc}"[:160], result=c.ERROR)
                    for f in module.FIGURES]
             failed = True
-        print(f"[{name}: {time.perf_counter() - started:.1f} s]", file=sys.stderr, flush=True)
+        c.print_table(got, f"{name} ({time.perf_counter() - started:.1f} s)")  # partial results survive
         rows.extend(got)
     c.print_table(rows, "Integritas Desktop benchmarks" + (" (quick)" if args.quick else ""))
     if failed:
