@@ -40,7 +40,7 @@ class Services:
     def shutdown(self) -> None:
         """Stop the engine (waiting for its threads), then the client, sandbox and history."""
         for step in (lambda: self.engine.shutdown(wait=True), self.client.close,
-                     lambda: self.sandbox and self.sandbox.stop(), self.history.close):
+                     lambda: self.sandbox and self.sandbox.close(), self.history.close):
             try:
                 step()
             except Exception:  # one failing part must not keep the others running
@@ -96,7 +96,7 @@ def start_services(dirs, settings, secrets, *, base_url: str | None = None,
     except Exception:
         history.close()
         if sandbox is not None:
-            sandbox.stop()
+            sandbox.close()
         raise
     engine = build_engine(history, client, settings, dirs, block_time)
     return Services(dirs=dirs, settings=settings, secrets=secrets, history=history, client=client,
