@@ -109,6 +109,21 @@ def changed_ranges(segment_size: int, then_size: int, then_segments: Sequence[st
     return ranges
 
 
+def _recordable(item: Any) -> Any:
+    """A walk item whose path the history (UTF-8 text) can hold; a file name with invalid UTF-8
+    bytes becomes a failed item with a plain message instead of breaking the whole batch."""
+    try:
+        item.path.encode("utf-8")
+        return item
+    except UnicodeEncodeError:
+        from integritas_gui.core.walk import WalkItem
+
+        shown = item.path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return WalkItem(shown, size=item.size, error=(
+            f"“{os.path.basename(shown)}” has a name that is not valid text (UTF-8), so it cannot be "
+            "recorded in the history. Rename the file and try again."))
+
+
 class Engine:
     def __init__(
         self,
@@ -185,6 +200,7 @@ class Engine:
 
     def _queue_items(self, kind: str, items: list[Any], options: dict[str, Any], batch_id: int,
                      restamp: bool) -> list[int]:
+        items = [_recordable(i) for i in items]
         reused: dict[str, int] = {}
         if kind == "stamp" and not restamp:
             earlier = self.history.latest_stamps_for_paths([i.path for i in items if not i.error])
