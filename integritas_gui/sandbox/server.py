@@ -18,7 +18,8 @@ doing anything.
 Answer shapes (tests): a request header ``x-sandbox-shape: NAME[, NAME...]`` reshapes a successful
 answer into another form the real service may send: ``partial-match`` (verify of an anchored hash
 reports a partial match over several byte ranges), ``extra-fields`` (unknown fields at every level),
-``minimal`` (every optional field left out), ``0x-hashes`` (hashes echoed as 0x + upper case).
+``minimal`` (every optional field left out), ``0x-hashes`` (hashes echoed as 0x + upper case),
+``unexpected-text`` (a check answer and a verify result outside the documented words).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ HEALTH_PATH = "/core/_sandbox/health"
 
 FAULTS = ("503-html", "502", "429", "slow", "truncated-json", "reset", "empty-200", "html-200",
           "error-200", "status")
-SHAPES = ("partial-match", "extra-fields", "minimal", "0x-hashes")
+SHAPES = ("partial-match", "extra-fields", "minimal", "0x-hashes", "unexpected-text")
 RANDOM_FAULTS = ("503-html", "502", "429", "reset")  # the retryable ones that leave state unchanged
 DEFAULT_SLOW_SECONDS = 150.0  # past the client's read timeouts (30 s, verify 120 s)
 MAX_BODY = 1024 * 1024
@@ -410,6 +411,11 @@ def _reshape(data, shapes: tuple[str, ...], path: str):
             {"matchedHash": inner["fileHash"], "offset": 0, "packetSize": half},
             {"matchedHash": inner["fileHash"], "offset": half + 1024, "packetSize": max(0, size - half - 1024)},
         ]
+    if "unexpected-text" in shapes:
+        if path.endswith("/file/check") and isinstance(data.get("data"), str):
+            data["data"] = "Search index is rebuilding."
+        if is_verification:
+            inner["result"] = "inconclusive"
     if "0x-hashes" in shapes:
         def prefixed(value):
             return "0x" + value.upper().removeprefix("0X").removeprefix("0x")

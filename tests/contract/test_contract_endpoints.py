@@ -209,6 +209,16 @@ def test_hashes_echoed_with_0x_and_upper_case_are_normalised(sandbox, sandbox_cl
     assert prefixed.stamp(new_hash()).newly_anchored
 
 
+def test_answers_outside_the_documented_words_are_unknown_never_found(sandbox, sandbox_client,
+                                                                      make_client):
+    digest = stamp_and_confirm(sandbox_client, sandbox)
+    odd = make_client(shape="unexpected-text")
+    check = odd.check(digest)
+    assert (check.status, check.message) == ("unknown", "Search index is rebuilding.")
+    result = odd.verify(digest)
+    assert result.result == "unknown" and len(result.records) == 1  # the records are still shown
+
+
 def test_error_envelope_in_a_200_answer_is_an_error_not_a_result(sandbox, make_client):
     client = make_client(fault="error-200")
     with pytest.raises(ServiceError) as caught:

@@ -74,6 +74,23 @@ def test_https_or_loopback_is_accepted(url):
         assert client.base_url == url
 
 
+def test_the_sandbox_on_ipv6_loopback_is_local_too(tmp_path):
+    from integritas_gui.sandbox.server import SandboxServer
+
+    try:
+        sandbox = SandboxServer("::1", 0, api_key="k6", block_time=0.2).start()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        with fast_client(sandbox.base_url, sandbox.api_key) as client:
+            assert sandbox.base_url.startswith("http://[::1]:") and client.is_loopback
+            report = client.verify(new_hash(), report=True).report
+            assert report.download_url.startswith("http://[::1]:")
+            assert client.download_report(report, tmp_path / "r").read_bytes().startswith(b"%PDF-")
+    finally:
+        sandbox.stop()
+
+
 # ---- proxies ------------------------------------------------------------------------------------
 
 
