@@ -265,6 +265,14 @@ def test_client_errors_are_never_retried(sandbox, make_client, status, kind):
     assert stats(sandbox)["requests"] == 1 and sleeps.calls == []
 
 
+def test_a_base_url_without_core_says_to_check_the_address(sandbox, make_client):
+    client = make_client(base_url=sandbox.origin)  # forgot the /core
+    error = fail(client.check, new_hash())
+    assert (error.kind, error.status) == ("bad_request", 404)
+    assert "Check the service address" in error.message
+    assert stats(sandbox)["checks"] == 0
+
+
 def test_random_faults_are_all_absorbed_by_retries(make_client):
     with running_sandbox(fault_rate=0.4, seed=3) as flaky:
         with fast_client(flaky.base_url, flaky.api_key, max_retries=8) as client:
