@@ -100,7 +100,7 @@ class CrashHandler(QObject):
 
     @Slot(str, str)
     def _show(self, key: str, details: str) -> None:
-        dialog = CrashDialog(details, QGuiApplication.activeWindow() and None)
+        dialog = CrashDialog(details, None)  # top-level: the window itself may be what broke
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(lambda _: self.dialogs.remove(dialog) if dialog in self.dialogs else None)
         self.dialogs.append(dialog)
