@@ -381,6 +381,14 @@ def parse_stamp(envelope: dict, requested_hash: str) -> StampResult:
     if isinstance(data, dict) and _looks_like_verification(data) and data.get("service") != "MINIMA_NODE":
         verification = parse_verify_payload(data, requested_hash, message=message, raw=envelope)
         return StampResult(requested_hash, False, verification, request_id, message, envelope)
+    if isinstance(data, dict) and data.get("status") is False and "command" in data:
+        # The service says its Minima node command failed: nothing was anchored, so following this
+        # stamp would leave it pending for ever.
+        raise ServiceError(
+            "unavailable",
+            "The Integritas service could not pass the stamp to the Minima network, so nothing was "
+            "anchored. Try again later.",
+        )
     if isinstance(data, dict) or (
             isinstance(envelope.get("status"), str) and envelope["status"].lower() == "success"):
         # A MINIMA_NODE command, or a success whose data we do not recognise: the service took the
