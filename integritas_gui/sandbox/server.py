@@ -5,7 +5,8 @@ It is NOT a blockchain: stamps go into a SQLite ledger with simulated Minima blo
 Fault injection (tests): a request header ``x-sandbox-fault: NAME[:ARG][; times=N][; token=T]``.
   NAME: 503-html, 502, 429[:SECONDS|date], slow[:SECONDS], truncated-json, reset, empty-200,
   html-200, error-200 (HTTP 200 carrying a ``status: "error"`` envelope), status:CODE (an error
-  envelope with that HTTP status, e.g. status:403).
+  envelope with that HTTP status, e.g. status:403), node-failed (a success envelope whose Minima
+  node command reports ``"status": false``).
   times=N: only the first N requests carrying this exact header value fail, later ones pass (so a
   client's retry of the same request succeeds); without it every such request fails.
   token=T: any text, to keep counters of different tests apart on a shared server.
@@ -54,7 +55,7 @@ STATS_PATH = "/core/_sandbox/stats"
 HEALTH_PATH = "/core/_sandbox/health"
 
 FAULTS = ("503-html", "502", "429", "slow", "truncated-json", "reset", "empty-200", "html-200",
-          "error-200", "status")
+          "error-200", "status", "node-failed")
 SHAPES = ("partial-match", "extra-fields", "minimal", "0x-hashes", "unexpected-text")
 RANDOM_FAULTS = ("503-html", "502", "429", "reset")  # the retryable ones that leave state unchanged
 DEFAULT_SLOW_SECONDS = 150.0  # past the client's read timeouts (30 s, verify 120 s)
@@ -349,6 +350,11 @@ class _Handler(BaseHTTPRequestHandler):
                                "status": "error", "statusCode": 400,
                                "message": "Hash could not be processed", "data": None})
             self._send(200, body.encode())
+        elif name == "node-failed":
+            command = {"service": "MINIMA_NODE", "command": "send",
+                       "params": {"amount": "1e-22", "address": MINIMA_SEND_ADDRESS, "state": {}},
+                       "status": False, "error": "Insufficient funds"}
+            self._envelope(200, "Minima node command failed", command, request_id)
         elif name == "status":
             code = int(fault.arg or 500)
             self._envelope(code, _STATUS_MESSAGES.get(code, "Error"), None, request_id)

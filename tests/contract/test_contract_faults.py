@@ -190,6 +190,14 @@ def test_unreadable_success_is_malformed_and_not_retried(sandbox, make_client, f
     assert stats(sandbox)["requests"] == 1
 
 
+def test_a_failed_minima_node_command_is_an_error_not_a_pending_stamp(sandbox, make_client):
+    client = make_client(fault="node-failed")
+    error = fail(client.stamp, new_hash())
+    assert error.kind == "unavailable" and "nothing was anchored" in error.message
+    counters = stats(sandbox)
+    assert (counters["requests"], counters["submissions"], counters["pending"]) == (1, 0, 0)
+
+
 # ---- connection problems ----------------------------------------------------------------------------
 
 
