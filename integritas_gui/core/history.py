@@ -38,7 +38,8 @@ _UPDATABLE = {
     "options", "base_url",
 }
 
-MIGRATIONS: list[str] = [
+# Each migration is SQL text (statements split on ";") or a function of the connection.
+MIGRATIONS: list[Any] = [
     # 1: the first schema
     """
     CREATE TABLE jobs (
@@ -98,7 +99,48 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 2: fast history search (see _migration_2)
+    lambda db: _migration_2(db),
 ]
+
+TEXT_INDEX = "jobs_text"
+def _words(row: str) -> str:
+    """What the text index holds for a job: its path, and its name when the path lacks it."""
+    return (f"CASE WHEN {row}.path IS NULL THEN {row}.name WHEN {row}.name IS NULL"
+            f" OR instr({row}.path, {row}.name) THEN {row}.path ELSE {row}.path || char(10) || {row}.name END")
+
+
+_TEXT_INDEX_STATEMENTS = (
+    # A trigram index over names and paths: "contains" searches without reading every job. It keeps
+    # no copy of the text and no positions (small, cheap to write), so a match is confirmed by LIKE.
+    "CREATE VIRTUAL TABLE jobs_text USING fts5(words, content='', detail=none, tokenize='trigram')",
+    f"INSERT INTO jobs_text (rowid, words) SELECT id, {_words('jobs')} FROM jobs",
+    "CREATE TRIGGER jobs_text_insert AFTER INSERT ON jobs BEGIN"
+    f" INSERT INTO jobs_text (rowid, words) VALUES (new.id, {_words('new')}); END",
+    "CREATE TRIGGER jobs_text_delete AFTER DELETE ON jobs BEGIN"
+    f" INSERT INTO jobs_text (jobs_text, rowid, words) VALUES ('delete', old.id, {_words('old')}); END",
+    "CREATE TRIGGER jobs_text_update AFTER UPDATE OF name, path ON jobs BEGIN"
+    f" INSERT INTO jobs_text (jobs_text, rowid, words) VALUES ('delete', old.id, {_words('old')});"
+    f" INSERT INTO jobs_text (rowid, words) VALUES (new.id, {_words('new')}); END",
+)
+# Below this many matches a filtered page is read through the indexes and sorted; above it, walking
+# the jobs newest first finds a page sooner.
+_INDEXED_PAGE_LIMIT = 5000
+
+
+def _migration_2(db: sqlite3.Connection) -> None:
+    db.execute("CREATE INDEX jobs_by_outcome ON jobs (outcome, state)")
+    db.execute("CREATE INDEX jobs_by_result ON jobs (kind, outcome, state)")
+    try:
+        db.execute("SAVEPOINT text_index")
+        for statement in _TEXT_INDEX_STATEMENTS:
+            db.execute(statement)
+        db.execute("RELEASE text_index")
+    except sqlite3.OperationalError as exc:  # an SQLite built without FTS5: searches scan instead
+        db.execute("ROLLBACK TO text_index")
+        db.execute("RELEASE text_index")
+        if "fts5" not in str(exc) and "trigram" not in str(exc):
+            raise
 
 
 def utc_now() -> str:
@@ -280,9 +322,13 @@ class History:
         for version in range(current, len(MIGRATIONS)):
             db.execute("BEGIN IMMEDIATE")
             try:  # statement by statement: executescript() would commit half-way
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                migration = MIGRATIONS[version]
+                if callable(migration):
+                    migration(db)
+                else:
+                    for statement in migration.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
                 db.execute("DELETE FROM schema_version")
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
                 db.execute("COMMIT")
@@ -498,43 +544,142 @@ class History:
         return {state: n for state, n in rows}
 
     # ---- search (history view, CLI) ------------------------------------------------------------
-    def _where(self, text: str | None, kind: str | None, outcome: str | None,
-               since: str | None, until: str | None, state: str | None = None) -> tuple[str, list[Any]]:
+    @property
+    def has_text_index(self) -> bool:
+        found = getattr(self, "_has_text_index", None)
+        if found is None:
+            with self._errors():
+                found = self.db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = ?", (TEXT_INDEX,)
+                ).fetchone() is not None
+            self._has_text_index = found
+        return found
+
+    @staticmethod
+    def _filters(kind: str | None, outcome: str | None, since: str | None, until: str | None,
+                 state: str | None) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
-        if text:
-            needle = text.strip()
-            bare = needle.lower().removeprefix("0x")
-            if bare and len(bare) >= 6 and all(c in "0123456789abcdef" for c in bare):
-                # A hash prefix uses the index; names and paths may also contain hex-looking text.
-                clauses.append("(sha3_256 >= ? AND sha3_256 < ? OR name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')")
-                like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                params.extend([bare, bare + "g", like, like])
-            else:
-                like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                clauses.append("(name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')")
-                params.extend([like, like])
-        if kind:
-            clauses.append("kind = ?")
+        if kind and outcome:  # both sides of the OR then use the (kind, outcome) index
+            clauses.append("((jobs.kind = ? AND jobs.outcome = ?)"
+                           " OR (jobs.kind = ? AND jobs.outcome IS NULL AND jobs.state = ?))")
+            params.extend([kind, outcome, kind, outcome])
+        elif kind:
+            clauses.append("jobs.kind = ?")
             params.append(kind)
-        if outcome:
-            clauses.append("(outcome = ? OR (outcome IS NULL AND state = ?))")
+        elif outcome:
+            clauses.append("(jobs.outcome = ? OR (jobs.outcome IS NULL AND jobs.state = ?))")
             params.extend([outcome, outcome])
         if state:
-            clauses.append("state = ?")
+            clauses.append("jobs.state = ?")
             params.append(state)
         if since:
-            clauses.append("created_at >= ?")
+            clauses.append("jobs.created_at >= ?")
             params.append(since)
         if until:
-            clauses.append("created_at < ?")
+            clauses.append("jobs.created_at < ?")
             params.append(until)
+        return clauses, params
+
+    @staticmethod
+    def _hash_prefix(needle: str) -> str | None:
+        bare = needle.lower().removeprefix("0x")
+        if len(bare) >= 6 and all(c in "0123456789abcdef" for c in bare):
+            return bare
+        return None
+
+    def _text_query(self, needle: str) -> str | None:
+        """The text-index query for ``needle`` (every trigram of it), else None: use LIKE alone."""
+        if len(needle) < 3 or not self.has_text_index:
+            return None
+        grams = dict.fromkeys(needle[i:i + 3] for i in range(len(needle) - 2))
+        return " ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+    @staticmethod
+    def _like(needle: str) -> tuple[str, list[Any]]:
+        like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return "(jobs.name LIKE ? ESCAPE '\\' OR jobs.path LIKE ? ESCAPE '\\')", [like, like]
+
+    def _where(self, text: str | None, kind: str | None, outcome: str | None,
+               since: str | None, until: str | None, state: str | None = None) -> tuple[str, list[Any]]:
+        clauses, params = self._filters(kind, outcome, since, until, state)
+        needle = (text or "").strip()
+        if needle:
+            bare = self._hash_prefix(needle)
+            query = self._text_query(needle)
+            text_clause, text_params = self._like(needle)
+            if query:
+                text_clause = (f"(jobs.id IN (SELECT rowid FROM {TEXT_INDEX} WHERE {TEXT_INDEX} MATCH ?)"
+                               f" AND {text_clause})")
+                text_params = [query, *text_params]
+            if bare:  # a hash prefix uses the hash index; names may also contain hex-looking text
+                text_clause = f"(jobs.sha3_256 >= ? AND jobs.sha3_256 < ? OR {text_clause})"
+                text_params = [bare, bare + "g", *text_params]
+            clauses.insert(0, text_clause)
+            params[:0] = text_params
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def page(self, text: str | None = None, *, kind: str | None = None, outcome: str | None = None,
+             since: str | None = None, until: str | None = None, state: str | None = None,
+             before_id: int | None = None, limit: int = 200) -> list[Job]:
+        """Newest first, only ids below ``before_id``: keyset paging that stays fast at 100,000 jobs.
+
+        ``text`` matches a name or path anywhere, or a hash prefix (as ``search``)."""
+        clauses, params = self._filters(kind, outcome, since, until, state)
+        if before_id is not None:
+            clauses.append("jobs.id < ?")
+            params.append(before_id)
+        needle = (text or "").strip()
+        query = self._text_query(needle) if needle else None
+        with self._errors():
+            if query:
+                # Walk the text index newest first: stops after one page, however common the text.
+                where = "".join(f" AND {c}" for c in clauses)
+                like_clause, like_params = self._like(needle)
+                rows = self.db.execute(
+                    f"SELECT jobs.* FROM {TEXT_INDEX} JOIN jobs ON jobs.id = {TEXT_INDEX}.rowid"
+                    f" WHERE {TEXT_INDEX} MATCH ? AND {like_clause}{where}"
+                    f" ORDER BY {TEXT_INDEX}.rowid DESC LIMIT ?",
+                    (query, *like_params, *params, limit),
+                ).fetchall()
+                bare = self._hash_prefix(needle)
+                if bare:
+                    rows += self.db.execute(
+                        f"SELECT * FROM jobs WHERE sha3_256 >= ? AND sha3_256 < ?{where}"
+                        " ORDER BY id DESC LIMIT ?",
+                        (bare, bare + "g", *params, limit),
+                    ).fetchall()
+                    unique = {row["id"]: row for row in rows}
+                    rows = [unique[i] for i in sorted(unique, reverse=True)[:limit]]
+            else:
+                where, text_params = self._where(needle or None, kind, outcome, since, until, state)
+                if before_id is not None:
+                    where += (" AND" if where else " WHERE") + " jobs.id < ?"
+                    text_params.append(before_id)
+                few = None
+                if where and not needle:  # through the indexes, unordered: cheap when matches are few
+                    few = [row[0] for row in self.db.execute(
+                        f"SELECT jobs.id FROM jobs{where} LIMIT ?", (*text_params, _INDEXED_PAGE_LIMIT + 1)
+                    )]
+                if few is not None and len(few) <= _INDEXED_PAGE_LIMIT:
+                    chosen = sorted(few, reverse=True)[:limit]
+                    found = {row["id"]: row for row in self.db.execute(
+                        f"SELECT * FROM jobs WHERE id IN ({', '.join('?' * len(chosen))})", chosen)}
+                    rows = [found[i] for i in chosen if i in found]
+                else:  # many matches: walk newest first and stop after one page, no sorting
+                    rows = self.db.execute(
+                        f"SELECT * FROM jobs NOT INDEXED{where} ORDER BY id DESC LIMIT ?",
+                        (*text_params, limit),
+                    ).fetchall()
+        return [_job_from_row(row) for row in rows]
 
     def search(self, text: str | None = None, *, kind: str | None = None, outcome: str | None = None,
                since: str | None = None, until: str | None = None, state: str | None = None,
                limit: int = 200, offset: int = 0) -> list[Job]:
         """Newest first. ``text`` matches a name or path anywhere, or a hash prefix."""
+        if offset == 0:
+            return self.page(text, kind=kind, outcome=outcome, since=since, until=until, state=state,
+                             limit=limit)
         where, params = self._where(text, kind, outcome, since, until, state)
         with self._errors():
             rows = self.db.execute(
