@@ -10,7 +10,7 @@
 #   2. PyInstaller with packaging/integritas.spec  ->  dist/integritas/{integritas-gui,integritas}
 #   3. packaging/smoke_frozen.py: the frozen GUI reports the right --version and starts offscreen
 #      (--smoke-test, exit 0); the frozen CLI's `hash` agrees with `openssl dgst -sha3-256` and b3sum
-#   4. checks that every system library the bundle links to is covered by the .deb's Depends
+#   4. checks that every system library the bundle links to directly is in the .deb's Depends
 #   5. dist/integritas-desktop_<version>_<arch>.deb (xz): /opt/integritas-desktop, /usr/bin links,
 #      desktop entry, hicolor icons, AppStream metainfo
 #   6. AppImage: build/AppDir (always), dist/Integritas_Desktop-<version>-<arch>.AppImage when
@@ -87,27 +87,32 @@ log "Smoke test of the frozen build"
 # --- 4. Depends ---------------------------------------------------------------------------------
 # What the bundle expects from the system (the spec leaves these out on purpose). Alternatives
 # cover the 64-bit-time package renames (Debian 13, Ubuntu 24.04).
-DEPENDS="libc6 (>= 2.28), libstdc++6, libgcc-s1, zlib1g,
+DEPENDS="libc6 (>= 2.28), libstdc++6, libgcc-s1, zlib1g, libzstd1, libuuid1,
  libglib2.0-0t64 | libglib2.0-0, libdbus-1-3, libfontconfig1, libfreetype6, libpng16-16t64 | libpng16-16,
  libegl1, libgl1, libopengl0, libxkbcommon0, libxkbcommon-x11-0, libx11-6, libx11-xcb1, libxcb1,
  libxcb-cursor0, libxcb-icccm4, libxcb-image0, libxcb-keysyms1, libxcb-randr0, libxcb-render-util0,
  libxcb-render0, libxcb-shape0, libxcb-shm0, libxcb-sync1, libxcb-util1, libxcb-xfixes0,
- libxcb-xinerama0, libxcb-xkb1, libwayland-client0, libwayland-cursor0, libwayland-egl1"
+ libxcb-xinerama0, libxcb-xkb1, libxcb-glx0, libwayland-client0, libwayland-cursor0, libwayland-egl1"
 DEPENDS_LINE="$(printf '%s' "$DEPENDS" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')"
 
-log "Checking Depends against the libraries the bundle links to (ldd)"
-# The bootloader puts _internal on LD_LIBRARY_PATH at run time; ldd must see the same.
+log "Checking Depends against the libraries the bundle links to (readelf + ldd)"
+# Only direct links count (each file's DT_NEEDED): what those libraries need in turn comes with
+# their own packages' Depends. ldd tells where a soname resolves; the bootloader puts _internal on
+# LD_LIBRARY_PATH at run time, so ldd must see the same.
 NEEDED_LIBS="$WORK/needed-libs.txt"
 : > "$NEEDED_LIBS"
 is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
 while IFS= read -r -d '' f; do
-  if is_elf "$f"; then
-    LD_LIBRARY_PATH="$BUNDLE/_internal" ldd "$f" 2>/dev/null | awk -v b="$BUNDLE" '
-      $2 == "=>" && $3 == "not" { print "NOTFOUND " $1; next }
-      $2 == "=>" && index($3, b) != 1 { print $3 }' >> "$NEEDED_LIBS" || true
-  fi
+  is_elf "$f" || continue
+  direct="$(readelf -d "$f" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+  LD_LIBRARY_PATH="$BUNDLE/_internal" ldd "$f" 2>/dev/null | awk -v b="$BUNDLE" -v direct=" $direct" '
+    index(direct, " " $1 " ") == 0 { next }
+    $2 == "=>" && $3 == "not" { print "NOTFOUND " $1; next }
+    $2 == "=>" && index($3, b) != 1 { print $3 }' >> "$NEEDED_LIBS" || true
 done < <(find "$BUNDLE" -type f \( -name '*.so*' -o -perm -u+x \) -print0)
 sort -u -o "$NEEDED_LIBS" "$NEEDED_LIBS"
+# Package names in Depends, alternatives and version constraints taken apart, one a line.
+DEPENDS_NAMES="$(printf '%s' "$DEPENDS_LINE" | tr ',|' '\n\n' | sed 's/(.*)//; s/^ *//; s/ *$//')"
 owner_of() {  # the Debian package that ships a library, whichever of /lib, /usr/lib dpkg knows it by
   local p out
   for p in "$1" "$(readlink -f "$1")" "/usr${1#/usr}" "${1#/usr}"; do
@@ -124,15 +129,14 @@ if command -v dpkg >/dev/null 2>&1; then
     owner="$(owner_of "$lib")"
     [ -n "$owner" ] || { echo "  (no package owns $lib)"; continue; }
     LINKED_PKGS="$LINKED_PKGS $owner"
-    base="${owner%t64}"
-    if ! printf '%s' "$DEPENDS_LINE" | grep -Eq "(^|[ ,|])($owner|$base)([ ,|(]|$)"; then
+    if ! grep -Fxq -e "$owner" -e "${owner%t64}" -e "${owner}t64" <<< "$DEPENDS_NAMES"; then
       MISSING="$MISSING $owner($(basename "$lib"))"
     fi
   done < "$NEEDED_LIBS"
 fi
 NOTFOUND="$(grep '^NOTFOUND' "$NEEDED_LIBS" | awk '{print $2}' | sort -u | tr '\n' ' ' || true)"
 [ -z "$NOTFOUND" ] || echo "note: not installed on this build machine (plugins that need them are optional here): $NOTFOUND"
-echo "packages the bundle links to: $(printf '%s\n' $LINKED_PKGS | sort -u | tr '\n' ' ')"
+echo "packages the bundle links to directly: $(printf '%s\n' $LINKED_PKGS | sort -u | tr '\n' ' ')"
 [ -z "$MISSING" ] || die "the bundle links to libraries from packages missing in Depends:$MISSING"
 echo "every system library the bundle links to is covered by Depends"
 
@@ -197,7 +201,12 @@ DEB="$DIST/${PKG_NAME}_${DEB_VERSION}_${ARCH}.deb"
 rm -f "$DEB"
 dpkg-deb --root-owner-group -Zxz -z9 --build "$STAGE" "$DEB" >/dev/null
 dpkg-deb --info "$DEB" >/dev/null
-dpkg-deb --contents "$DEB" | grep -q "\./usr/share/applications/$PKG_NAME.desktop" || die ".deb lacks its desktop entry"
+# (grep a file, not a pipe: grep -q quitting early would fail the pipe under pipefail)
+dpkg-deb --contents "$DEB" > "$WORK/deb-contents.txt"
+for want in "./usr/share/applications/$PKG_NAME.desktop" "./usr/bin/integritas-gui -> $INSTALL_DIR/integritas-gui" \
+            "./usr/bin/integritas -> $INSTALL_DIR/integritas" "./usr/share/icons/hicolor/256x256/apps/$PKG_NAME.png"; do
+  grep -qF -- "$want" "$WORK/deb-contents.txt" || die ".deb lacks $want"
+done
 echo "built $DEB"
 
 # --- 6. AppImage -------------------------------------------------------------------------------

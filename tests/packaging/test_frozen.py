@@ -1,0 +1,127 @@
+"""The Linux build, proven: packaging/build_linux.sh makes the one-folder bundle and the .deb, and the
+frozen programs work. Takes minutes, so it runs only with INTEGRITAS_BUILD_TEST=1:
+
+    INTEGRITAS_BUILD_TEST=1 python3 -m pytest -q tests/packaging/test_frozen.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from integritas_gui import __version__
+
+ROOT = Path(__file__).resolve().parents[2]
+MiB = 1024 * 1024
+MAX_BUNDLE = 130 * MiB
+MAX_DEB = 50 * MiB
+
+
+def _skip_reason() -> str | None:
+    if os.environ.get("INTEGRITAS_BUILD_TEST") != "1":
+        return "the Linux build takes minutes: set INTEGRITAS_BUILD_TEST=1 to run it"
+    if not sys.platform.startswith("linux"):
+        return "packaging/build_linux.sh builds for Linux"
+    for tool in ("bash", "dpkg-deb", "ldd"):
+        if shutil.which(tool) is None:
+            return f"needs {tool}"
+    try:
+        import PyInstaller  # noqa: F401
+    except ImportError:
+        return f"PyInstaller is not installed for {sys.executable} (pip install -e .[packaging])"
+    return None
+
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or ""),
+]
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """Runs the one documented command (with this interpreter) into a scratch dist/ and build/."""
+    scratch = tmp_path_factory.mktemp("linux-build")
+    env = dict(os.environ, PYTHON=sys.executable, DIST_DIR=str(scratch / "dist"),
+               BUILD_DIR=str(scratch / "build"))
+    env.pop("APPIMAGETOOL", None)
+    done = subprocess.run(["bash", str(ROOT / "packaging" / "build_linux.sh"), "--system"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1500)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-6000:]
+    return scratch / "dist", log
+
+
+def frozen_env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                XDG_DATA_HOME=str(home / ".local/share"), INTEGRITAS_DATA_DIR=str(tmp_path / "data"),
+                QT_QPA_PLATFORM="offscreen")
+
+
+@pytest.mark.timeout(1800)
+def test_build_script_builds_proves_and_measures(build):
+    dist, log = build
+    assert "smoke test passed" in log
+    assert "every system library the bundle links to is covered by Depends" in log
+    bundle = dist / "integritas"
+    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
+    assert size < MAX_BUNDLE, f"one-folder build is {size / MiB:.1f} MiB"
+    (deb,) = dist.glob("integritas-desktop_*.deb")
+    assert deb.stat().st_size < MAX_DEB, f".deb is {deb.stat().st_size / MiB:.1f} MiB"
+    print(f"\none-folder build {size / MiB:.1f} MiB, .deb {deb.stat().st_size / MiB:.1f} MiB")
+
+
+@pytest.mark.timeout(1800)
+def test_frozen_gui_starts_offscreen_and_exits_zero(build, tmp_path):
+    gui = build[0] / "integritas" / "integritas-gui"
+    version = subprocess.run([str(gui), "--version"], env=frozen_env(tmp_path), capture_output=True,
+                             text=True, timeout=60)
+    assert version.returncode == 0 and __version__ in version.stdout
+    done = subprocess.run([str(gui), "--smoke-test"], env=frozen_env(tmp_path), capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "data").is_dir()  # it ran against the throwaway data folder, not the user's
+
+
+@pytest.mark.timeout(1800)
+def test_frozen_cli_hash_matches_openssl(build, tmp_path):
+    cli = build[0] / "integritas" / "integritas"
+    sample = tmp_path / "sample.bin"
+    sample.write_bytes(os.urandom(5 * MiB + 17))
+    done = subprocess.run([str(cli), "hash", str(sample)], env=frozen_env(tmp_path), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    got = re.search(r"^sha3_256: ([0-9a-f]{64})$", done.stdout, re.MULTILINE).group(1)
+    assert got == hashlib.sha3_256(sample.read_bytes()).hexdigest()
+    openssl = subprocess.run(["openssl", "dgst", "-sha3-256", str(sample)], capture_output=True, text=True)
+    if openssl.returncode == 0:
+        assert got == openssl.stdout.split()[-1]
+
+
+@pytest.mark.timeout(1800)
+def test_deb_installs_programs_desktop_entry_icons_and_declares_xcb(build):
+    (deb,) = build[0].glob("integritas-desktop_*.deb")
+    contents = subprocess.run(["dpkg-deb", "--contents", str(deb)], capture_output=True, text=True,
+                              check=True).stdout
+    assert re.search(r"\./usr/bin/integritas-gui -> /opt/integritas-desktop/integritas-gui$", contents, re.M)
+    assert re.search(r"\./usr/bin/integritas -> /opt/integritas-desktop/integritas$", contents, re.M)
+    assert "./opt/integritas-desktop/_internal/" in contents
+    assert "./usr/share/applications/integritas-desktop.desktop" in contents
+    assert "./usr/share/icons/hicolor/256x256/apps/integritas-desktop.png" in contents
+    assert "./usr/share/metainfo/technology.integritas.Desktop.metainfo.xml" in contents
+    fields = {name: subprocess.run(["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True,
+                                   check=True).stdout.strip() for name in ("Package", "Version", "Depends")}
+    assert fields["Package"] == "integritas-desktop"
+    # Debian spells pre-releases with "~" (0.2.0rc1 -> 0.2.0~rc1) so they sort before the release.
+    assert fields["Version"].replace("~", "").replace(".", "") == __version__.replace(".", "")
+    for package in ("libxcb-cursor0", "libxkbcommon-x11-0", "libegl1"):
+        assert package in fields["Depends"]
