@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from PySide6.QtCore import QDate, QObject, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QDate, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout,
@@ -150,11 +150,6 @@ def reverify_all(history: Any, *, cancel: threading.Event,
 
 # ---- the widget --------------------------------------------------------------------------------
 
-class _ReverifySignals(QObject):
-    result = Signal(object, int, int)
-    finished = Signal(object)  # files checked (int), or the exception that stopped the run
-
-
 def _utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
@@ -186,6 +181,7 @@ class HistoryView(QWidget):
         self._count_generation = 0
         self._reverify_cancel: threading.Event | None = None
         self._reverify_thread: threading.Thread | None = None
+        self._reverify_running = False
         self._build()
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -253,7 +249,7 @@ class HistoryView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
-        self.table.doubleClicked.connect(lambda _index: self.show_details())
+        self.table.doubleClicked.connect(self._double_clicked)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         widths = {"when": 150, "kind": 70, "name": 220, "result": 300, "block": 90, "size": 80,
@@ -271,8 +267,8 @@ class HistoryView(QWidget):
         self.act_save_report = self._action(self.tr("Save report as\u2026"), self.save_report)
         self.act_reveal = self._action(self.tr("Show in &folder"), self.reveal_file)
         self.act_copy_hash = self._action(self.tr("&Copy hash"), self.copy_hash, QKeySequence.StandardKey.Copy)
-        self.act_export_selected = self._action(self.tr("Export selected\u2026"), lambda: self.choose_export(True))
-        self.act_export_all = self._action(self.tr("Export all shown\u2026"), lambda: self.choose_export(False))
+        self.act_export_selected = self._action(self.tr("Export selected\u2026"), self.choose_export_selected)
+        self.act_export_all = self._action(self.tr("Export all shown\u2026"), self.choose_export_all)
         self.act_import = self._action(self.tr("&Import receipts or proofs\u2026"), self.choose_import, "Ctrl+I")
         self.act_refresh = self._action(self.tr("Refresh"), self.refresh, QKeySequence.StandardKey.Refresh)
 
@@ -329,6 +325,7 @@ class HistoryView(QWidget):
         self.problems.setHeaderLabels([self.tr("Status"), self.tr("File"), self.tr("What was found")])
         self.problems.setRootIsDecorated(False)
         self.problems.setAlternatingRowColors(True)
+        self.problems.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.problems.header().resizeSection(0, 110)
         self.problems.header().resizeSection(1, 320)
         self.problems.itemActivated.connect(self._select_problem_job)
@@ -341,7 +338,7 @@ class HistoryView(QWidget):
         panel.addWidget(self.problems)
         self.problems_panel.setVisible(False)
 
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(self.table)
         splitter.addWidget(self.problems_panel)
         splitter.setStretchFactor(0, 3)
@@ -362,7 +359,7 @@ class HistoryView(QWidget):
 
     def _action(self, text: str, slot: Callable[[], None], shortcut: Any = None) -> QAction:
         action = QAction(text, self)
-        action.triggered.connect(lambda _checked=False: slot())
+        action.triggered.connect(slot)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -375,6 +372,10 @@ class HistoryView(QWidget):
         button.setAccessibleName(action.text().replace("&", "").rstrip("\u2026"))
         button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         return button
+
+    @Slot()
+    def _double_clicked(self, *_index: Any) -> None:
+        self.show_details()
 
     def _context_menu(self, position) -> None:
         menu = QMenu(self)
@@ -625,6 +626,12 @@ class HistoryView(QWidget):
         return job.sha3_256
 
     # ---- export and import ---------------------------------------------------------------------
+    def choose_export_selected(self) -> None:
+        self.choose_export(True)
+
+    def choose_export_all(self) -> None:
+        self.choose_export(False)
+
     def choose_export(self, selected_only: bool) -> None:
         path, chosen = QFileDialog.getSaveFileName(
             self, self.tr("Export history"), "integritas-history.csv",
@@ -682,7 +689,8 @@ class HistoryView(QWidget):
     # ---- re-verify all -------------------------------------------------------------------------
     @property
     def reverifying(self) -> bool:
-        return self._reverify_thread is not None and self._reverify_thread.is_alive()
+        """True from the start of "Re-verify all" until its last result is shown."""
+        return self._reverify_running
 
     def toggle_reverify_all(self) -> None:
         if self.reverifying:
@@ -694,30 +702,51 @@ class HistoryView(QWidget):
         if self.reverifying:
             return
         self.problems.clear()
-        self.problems_panel.setVisible(True)
+        if not self.problems_panel.isVisible():
+            self.problems_panel.setVisible(True)
+            total = max(200, self.splitter.height())
+            self.splitter.setSizes([total * 3 // 4, total // 4])
         self.problems_progress.setRange(0, 0)
         self.problems_title.setText(self.tr("Checking stamped files\u2026"))
         self.reverify_all_button.setText(self.tr("Stop re-verifying"))
         self._reverify_counts = {"match": 0}
         cancel = threading.Event()
-        signals = _ReverifySignals(self)
-        signals.result.connect(self._reverify_result)
-        signals.finished.connect(self._reverify_finished)
+        inbox: list[Any] = []  # (check, done, total) tuples, then ("finished", outcome)
+        lock = threading.Lock()
         history = self.history
+
+        def post(item: Any) -> None:
+            with lock:
+                inbox.append(item)
 
         def run() -> None:
             try:
-                checked = reverify_all(history, cancel=cancel,
-                                       on_result=lambda check, done, total: signals.result.emit(check, done, total))
+                checked = reverify_all(history, cancel=cancel, on_result=lambda *result: post(result))
             except BaseException as exc:  # reported on the GUI thread
-                signals.finished.emit(exc)
+                post(("finished", exc))
             else:
-                signals.finished.emit(checked)
+                post(("finished", checked))
 
-        self._reverify_signals = signals
+        def drain() -> None:
+            # Worker results are handed over by polling on the GUI thread, at most ten times a second.
+            with lock:
+                items = inbox[:]
+                inbox.clear()
+            for item in items:
+                if item[0] == "finished":
+                    self._reverify_timer.stop()
+                    self._reverify_finished(item[1])
+                else:
+                    self._reverify_result(*item)
+
         self._reverify_cancel = cancel
+        self._reverify_timer = QTimer(self)
+        self._reverify_timer.setInterval(100)
+        self._reverify_timer.timeout.connect(drain)
         self._reverify_thread = threading.Thread(target=run, name="reverify-all", daemon=True)
+        self._reverify_running = True
         self._reverify_thread.start()
+        self._reverify_timer.start()
 
     def cancel_reverify_all(self) -> None:
         if self._reverify_cancel is not None:
@@ -730,7 +759,6 @@ class HistoryView(QWidget):
             return not thread.is_alive()
         return True
 
-    @Slot(object, int, int)
     def _reverify_result(self, check: FileCheck, done: int, total: int) -> None:
         self.problems_progress.setRange(0, total)
         self.problems_progress.setValue(done)
@@ -745,7 +773,6 @@ class HistoryView(QWidget):
         item.setToolTip(2, check.message)
         self.problems.addTopLevelItem(item)
 
-    @Slot(object)
     def _reverify_finished(self, outcome: Any) -> None:
         self.reverify_all_button.setText(self.tr("Re-verify &all"))
         self.problems_progress.setRange(0, max(1, self.problems_progress.maximum()))
@@ -761,7 +788,7 @@ class HistoryView(QWidget):
             summary = self.tr("All {ok} stamped files still match.")
         self.problems_title.setText(summary.format(ok=self._reverify_counts.get("match", 0), bad=problems))
         self.show_notice(self.problems_title.text())
-        self._reverify_thread = None
+        self._reverify_running = False
 
     def problem_rows(self) -> list[tuple[str, str, str]]:
         """(status, path, message) of every file listed as no longer matching."""
