@@ -1,0 +1,108 @@
+"""The fault kinds through the real main window: a stamp (and a verification with a report) meets the
+fault; the row ends as the CLI's would (retried and fine, or failed with the plain message), no
+exception reaches the Qt event loop (pytest-qt fails the test if one does), and history is consistent."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from integritas_gui.core.hashing import hash_file
+from tests.reliability.conftest import FAST_TIMING, SLOW_FAULT_SECONDS, assert_history_consistent, make_files
+from tests.sandbox_fixture import wait_for_block
+
+WAIT_MS = 20_000
+RETRYABLE = ("503-html", "502", "429", "slow", "reset")
+STAMP_FAILS_WITH = {"truncated-json": "answer the app cannot read", "401": "refused the API key",
+                    "402": "usage limit has been reached", "not-listening": "Could not connect"}
+
+
+@pytest.fixture
+def window_for(qtbot, monkeypatch, sandbox):
+    from integritas_gui.core.paths import app_dirs
+    from integritas_gui.core.secrets import SecretStore
+    from integritas_gui.core.settings import Settings
+    from integritas_gui.gui.main_window import MainWindow
+    from integritas_gui.gui.services import start_services
+
+    windows = []
+
+    def make(base_url: str, api_key: str):
+        monkeypatch.setenv("INTEGRITAS_API_KEY", api_key)
+        dirs = app_dirs().create()
+        services = start_services(dirs, Settings(first_run_done=True, hash_workers=2),
+                                  SecretStore(dirs.config), base_url=base_url, force_sandbox=False,
+                                  settings_path=dirs.settings_file,
+                                  client_options={**FAST_TIMING, "max_retries": 2})
+        window = MainWindow(services, force_sandbox=False)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.shutdown()
+
+
+def _row(qtbot, window, path, states):
+    found = {}
+
+    def ready():
+        for row in window.model.rows():
+            if row.path == str(path) and row.state in states:
+                found["row"] = row
+                return True
+        return False
+
+    qtbot.waitUntil(ready, timeout=WAIT_MS)
+    return found["row"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("fault", RETRYABLE + tuple(STAMP_FAILS_WITH))
+def test_gui_stamp_and_report_under_fault(fault, qtbot, window_for, sandbox, proxy, tmp_path, data_dir):
+    to_stamp, on_chain = make_files(tmp_path / "in", 2, prefix=fault)
+    sandbox.do_stamp(hash_file(str(on_chain)).sha3_256, "set-up")
+    wait_for_block(sandbox)
+    base_url, api_key = proxy.base_url, sandbox.api_key
+    spec = f"slow:{SLOW_FAULT_SECONDS}" if fault == "slow" else fault
+    if fault in RETRYABLE:
+        proxy.aim("stamp", f"{spec}; times={1 if fault == 'slow' else 2}")
+        proxy.aim("report", spec)
+    elif fault == "truncated-json":
+        proxy.aim("stamp", fault)
+        proxy.aim("report", fault)
+    elif fault == "401":
+        api_key = "wrong-key-Gq71"
+    elif fault == "402":
+        sandbox.quota = 1  # the set-up stamp used it up
+    else:
+        base_url = f"http://127.0.0.1:{_closed_port()}/core"
+    window = window_for(base_url, api_key)
+
+    window.add_paths([to_stamp], "stamp")
+    if fault in RETRYABLE:
+        row = _row(qtbot, window, to_stamp, {"pending", "confirmed"})
+        assert proxy.counts["stamp"] == (2 if fault == "slow" else 3)
+    else:
+        row = _row(qtbot, window, to_stamp, {"failed"})
+        assert STAMP_FAILS_WITH[fault] in row.error and "wrong-key-Gq71" not in row.error
+
+    if fault in RETRYABLE or fault == "truncated-json":
+        window.add_paths([on_chain], "verify", report=True)
+        row = _row(qtbot, window, on_chain, {"done"})
+        assert row.outcome == "full match"
+        assert row.error and "report could not be saved" in row.error, row.error
+        assert not list((data_dir / "reports").glob("*.pdf"))
+
+    window.services.engine.wait_idle(10, include_pending=False)
+    assert_history_consistent(data_dir / "history.sqlite3", [to_stamp], "stamp",
+                              allowed=("pending", "confirmed", "failed"))
