@@ -128,8 +128,9 @@ def test_export_selected_and_filtered(history, tmp_path):
     assert [job["outcome"] for job in only_checks["jobs"]] == ["not found"]
 
 
-def test_export_100k_streams(history, tmp_path):
-    bulk_insert(history, 100_000)
+def test_export_streams(history, tmp_path):
+    rows = 30_000  # enough that holding them all would show far above the streaming bound
+    bulk_insert(history, rows)
     for fmt in ("csv", "json"):
         target = tmp_path / f"all.{fmt}"
         tracemalloc.start()
@@ -140,14 +141,14 @@ def test_export_100k_streams(history, tmp_path):
         tracemalloc.stop()
         print(f"\nexport {fmt}: {count} rows in {elapsed:.2f} s (traced), "
               f"{target.stat().st_size / 1e6:.1f} MB, peak Python memory {peak / 1e6:.1f} MB")
-        assert count == 100_000
-        assert peak < 40e6, "the export must stream, not hold 100,000 rows"
+        assert count == rows
+        assert peak < 10e6, "the export must stream, not hold every row"
 
     fresh = History(tmp_path / "fresh.sqlite3")
     started = time.perf_counter()
     result = import_file(fresh, tmp_path / "all.json")
     print(f"import json: {result.imported} rows in {time.perf_counter() - started:.2f} s")
-    assert result.imported == 100_000 and fresh.count() == 100_000
+    assert result.imported == rows and fresh.count() == rows
     fresh.close()
 
 
