@@ -43,7 +43,7 @@ BUNDLE="$DIST/integritas"
 WORK="${BUILD_DIR:-$ROOT/build}"
 
 log() { printf '\n==> %s\n' "$*"; }
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }  # MiB
 die() { printf 'build_linux.sh: %s\n' "$*" >&2; exit 1; }
 
 # The same parse the spec does: never import the app (or Qt) to learn the version.
@@ -143,7 +143,7 @@ echo "every system library the bundle links to is covered by Depends"
 BUNDLE_BYTES=$(du -sb "$BUNDLE" | awk '{print $1}')
 if [ "${SKIP_DEB:-0}" = 1 ]; then
   log "SKIP_DEB=1: stopping before the .deb"
-  echo "one-folder build $BUNDLE: $(mb "$BUNDLE_BYTES") MB ($BUNDLE_BYTES bytes)"
+  echo "one-folder build $BUNDLE: $(mb "$BUNDLE_BYTES") MiB ($BUNDLE_BYTES bytes)"
   exit 0
 fi
 
@@ -243,10 +243,10 @@ fi
 DEB_BYTES=$(stat -c %s "$DEB")
 TOTAL_SECONDS=$(( $(date +%s) - START ))
 log "Sizes"
-echo "one-folder build  $BUNDLE: $(mb "$BUNDLE_BYTES") MB ($BUNDLE_BYTES bytes; limit $MAX_BUNDLE_MB MB)"
-echo ".deb              $(basename "$DEB"): $(mb "$DEB_BYTES") MB ($DEB_BYTES bytes; limit $MAX_DEB_MB MB)"
-[ -z "$APPIMAGE" ] || echo "AppImage          $(basename "$APPIMAGE"): $(mb "$(stat -c %s "$APPIMAGE")") MB"
+echo "one-folder build  $BUNDLE: $(mb "$BUNDLE_BYTES") MiB ($BUNDLE_BYTES bytes; limit $MAX_BUNDLE_MB MiB)"
+echo ".deb              $(basename "$DEB"): $(mb "$DEB_BYTES") MiB ($DEB_BYTES bytes; limit $MAX_DEB_MB MiB)"
+[ -z "$APPIMAGE" ] || echo "AppImage          $(basename "$APPIMAGE"): $(mb "$(stat -c %s "$APPIMAGE")") MiB"
 echo "PyInstaller took ${PYI_SECONDS}s; the whole build ${TOTAL_SECONDS}s"
-[ "$BUNDLE_BYTES" -le $(( MAX_BUNDLE_MB * 1048576 )) ] || die "one-folder build is over $MAX_BUNDLE_MB MB"
-[ "$DEB_BYTES" -le $(( MAX_DEB_MB * 1048576 )) ] || die ".deb is over $MAX_DEB_MB MB"
+[ "$BUNDLE_BYTES" -le $(( MAX_BUNDLE_MB * 1048576 )) ] || die "one-folder build is over $MAX_BUNDLE_MB MiB"
+[ "$DEB_BYTES" -le $(( MAX_DEB_MB * 1048576 )) ] || die ".deb is over $MAX_DEB_MB MiB"
 echo "OK"
