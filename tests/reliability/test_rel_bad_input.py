@@ -250,7 +250,9 @@ def test_permission_denied_file_and_folder():
 @pytest.mark.parametrize("change", ["deleted", "growing", "rewritten", "rewritten, old mtime put back"])
 def test_file_changed_during_hashing(tmp_path, change):
     path = tmp_path / "moving.bin"
-    path.write_bytes(os.urandom(8 * 1024 * 1024))
+    # Big enough that progress is reported mid-file (calls are at most every 50 ms) however fast
+    # the machine hashes it.
+    path.write_bytes(os.urandom(4 * 1024 * 1024) * 24)
     # File times move in clock ticks (a few ms): a change within the tick of the last write cannot
     # be seen by any stat-based check, so the change here comes a tick later, as it would in life.
     time.sleep(0.03)
@@ -265,13 +267,13 @@ def test_file_changed_during_hashing(tmp_path, change):
         else:
             before = os.stat(path)
             with open(path, "r+b") as handle:
-                handle.seek(5 * 1024 * 1024)
+                handle.seek(90 * 1024 * 1024)
                 handle.write(b"rewritten")
             if change.endswith("put back"):
                 os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
     def progress(done, total):
-        if not fired and done >= 1024 * 1024:
+        if not fired and 0 < done < 64 * 1024 * 1024:
             fired.append(done)
             meddle()
 
