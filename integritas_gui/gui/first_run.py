@@ -16,10 +16,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFrame,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +25,7 @@ from integritas_gui import APP_NAME
 from integritas_gui.core.errors import IntegritasError
 from integritas_gui.core.paths import app_dirs
 from integritas_gui.core.settings import REAL_SERVICE_URL, save_settings
+from integritas_gui.gui.key_field import ApiKeyField
 
 log = logging.getLogger(__name__)
 
@@ -112,21 +110,10 @@ class FirstRunDialog(QDialog):
         link.setWordWrap(True)
         link.setAccessibleName(self.tr("Where to get an API key"))
 
-        self.key_edit = QLineEdit()
-        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.key_edit.setPlaceholderText(self.tr("Paste your API key"))
-        self.key_edit.setAccessibleName(self.tr("API key"))
+        self.key_field = ApiKeyField(self.tr("Paste your API key"))
+        self.key_edit, self.show_key = self.key_field.edit, self.key_field.toggle
         self.key_edit.returnPressed.connect(self._choose_api_key)
         self.key_edit.textChanged.connect(lambda _text: self.key_error.clear())
-
-        self.show_key = QToolButton()
-        self.show_key.setText(self.tr("Show"))
-        self.show_key.setCheckable(True)
-        self.show_key.setAccessibleName(self.tr("Show the API key"))
-        self.show_key.toggled.connect(self._toggle_key_visible)
-        key_row = QHBoxLayout()
-        key_row.addWidget(self.key_edit, 1)
-        key_row.addWidget(self.show_key)
 
         self.key_storage = QLabel()
         self.key_storage.setWordWrap(True)
@@ -143,7 +130,7 @@ class FirstRunDialog(QDialog):
         self.continue_button.clicked.connect(self._choose_api_key)
 
         box.addWidget(link)
-        box.addLayout(key_row)
+        box.addWidget(self.key_field)
         box.addWidget(self.key_storage)
         box.addWidget(self.file_fallback)
         box.addWidget(self.key_error)
@@ -177,12 +164,6 @@ class FirstRunDialog(QDialog):
         if shown:
             self.key_edit.setFocus()
         self.adjustSize()
-
-    @Slot(bool)
-    def _toggle_key_visible(self, visible: bool) -> None:
-        mode = QLineEdit.EchoMode.Normal if visible else QLineEdit.EchoMode.Password
-        self.key_edit.setEchoMode(mode)
-        self.show_key.setText(self.tr("Hide") if visible else self.tr("Show"))
 
     @Slot()
     def _choose_sandbox(self) -> None:

@@ -19,11 +19,11 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QToolButton,
     QVBoxLayout,
 )
 
 from integritas_gui.core.errors import IntegritasError
+from integritas_gui.gui.key_field import ApiKeyField
 from integritas_gui.core.paths import app_dirs
 from integritas_gui.core.settings import REAL_SERVICE_URL, save_settings
 from integritas_gui.gui.first_run import SANDBOX_BASE_URL
@@ -148,19 +148,9 @@ class SettingsDialog(QDialog):
         self.url_edit.setAccessibleName(self.tr("Service address"))
         form.addRow(self.tr("&Address:"), self.url_edit)
 
-        self.key_edit = QLineEdit()
-        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.key_edit.setPlaceholderText(self.tr("From your profile at integritas.technology"))
-        self.key_edit.setAccessibleName(self.tr("API key"))
-        self.show_key = QToolButton()
-        self.show_key.setText(self.tr("Show"))
-        self.show_key.setCheckable(True)
-        self.show_key.setAccessibleName(self.tr("Show the API key"))
-        self.show_key.toggled.connect(self._toggle_key_visible)
-        key_row = QHBoxLayout()
-        key_row.addWidget(self.key_edit, 1)
-        key_row.addWidget(self.show_key)
-        form.addRow(self.tr("API &key:"), key_row)
+        self.key_field = ApiKeyField(self.tr("From your profile at integritas.technology"))
+        self.key_edit, self.show_key = self.key_field.edit, self.key_field.toggle
+        form.addRow(self.tr("API &key:"), self.key_field)
 
         self.key_storage = QLabel()
         self.key_storage.setWordWrap(True)
@@ -295,12 +285,6 @@ class SettingsDialog(QDialog):
             self.url_edit.setPlaceholderText(
                 self.tr("Runs inside the app") if index == SERVICE_SANDBOX else "https://…/core"
             )
-
-    @Slot(bool)
-    def _toggle_key_visible(self, visible: bool) -> None:
-        mode = QLineEdit.EchoMode.Normal if visible else QLineEdit.EchoMode.Password
-        self.key_edit.setEchoMode(mode)
-        self.show_key.setText(self.tr("Hide") if visible else self.tr("Show"))
 
     @Slot()
     def test_connection(self) -> None:
