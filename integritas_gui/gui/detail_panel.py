@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (
 
 from integritas_gui.gui import status_text as st
 from integritas_gui.gui import theme
-from integritas_gui.gui.job_details import JobDetails, RecordView
+from integritas_gui.core.history import Record
+from integritas_gui.gui.job_details import JobDetails
 from integritas_gui.gui.segment_map import SegmentMap
 
 EXPLORER_BLOCK = "https://explorer.minima.global/blocks/{}"
@@ -176,9 +177,9 @@ class RecordsTable(QTableWidget):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.cellActivated.connect(self._activated)
-        self.records: tuple[RecordView, ...] = ()
+        self.records: tuple[Record, ...] = ()
 
-    def set_records(self, records: tuple[RecordView, ...]) -> None:
+    def set_records(self, records: tuple[Record, ...]) -> None:
         self.records = records
         self.setRowCount(len(records))
         mono = theme.monospace_font()
@@ -213,7 +214,7 @@ class RecordsTable(QTableWidget):
         height += self.horizontalScrollBar().sizeHint().height()
         self.setFixedHeight(height)
 
-    def current_record(self) -> RecordView | None:
+    def current_record(self) -> Record | None:
         row = self.currentRow()
         if 0 <= row < len(self.records):
             return self.records[row]

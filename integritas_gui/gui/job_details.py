@@ -7,16 +7,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from integritas_gui.core.history import Record
 from integritas_gui.gui.segment_map import SegmentMapData
-
-
-@dataclass(frozen=True)
-class RecordView:
-    block_number: int | None
-    block_date: str | None
-    txpow_id: str | None
-    transaction_id: str | None
-    matched_hash: str | None
 
 
 @dataclass(frozen=True)
@@ -40,7 +32,7 @@ class JobDetails:
     error: str | None = None
     block_number: int | None = None
     block_date: str | None = None
-    records: tuple[RecordView, ...] = ()
+    records: tuple[Record, ...] = ()
     segments: tuple[SegmentRange, ...] = ()
     receipt_check: dict[str, Any] | None = None
     report_path: str | None = None
@@ -93,10 +85,7 @@ def details_from_job(job: Any) -> JobDetails:
         SegmentRange(int(s.get("offset") or 0), int(s.get("packet_size") or 0), s.get("matched_hash"))
         for s in response.get("segments") or ()
     )
-    records = tuple(
-        RecordView(r.block_number, r.block_date, r.txpow_id, r.transaction_id, r.matched_hash)
-        for r in job.records
-    )
+    records = tuple(job.records)
     return JobDetails(
         job_id=job.id, kind=job.kind, state=job.state, path=job.path,
         name=job.name or (os.path.basename(job.path) if job.path else ""),
