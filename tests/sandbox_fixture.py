@@ -40,3 +40,10 @@ def wait_for_block(server, extra: float = 0.05) -> None:
     import time
 
     time.sleep(server.ledger.block_time + extra)
+
+
+def sandbox_stats(server) -> dict:
+    """The sandbox's counters (submissions, checks, verifications, ...), read over HTTP."""
+    import httpx
+
+    return httpx.get(server.base_url + "/_sandbox/stats", timeout=5, trust_env=False).json()

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from integritas_gui import cli
+from tests.sandbox_fixture import sandbox_stats as stats
 
 UNKNOWN = "00" * 31 + "ff"
 
@@ -36,8 +36,6 @@ def run(sandbox, monkeypatch, capsys):
     return call
 
 
-def stats(sandbox) -> dict:
-    return httpx.get(sandbox.base_url + "/_sandbox/stats", timeout=5).json()
 
 
 def make_files(folder: Path, count: int, prefix: str = "file") -> list[Path]:

@@ -7,8 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-import httpx
 import pytest
+
 
 from integritas_gui import cli
 
@@ -61,8 +61,6 @@ def run_cli(monkeypatch, capsys, fast_timing):
     return call
 
 
-def sandbox_stats(server) -> dict:
-    return httpx.get(server.base_url + "/_sandbox/stats", timeout=5).json()
 
 
 def make_files(folder: Path, count: int, prefix: str = "file") -> list[Path]:

@@ -21,7 +21,7 @@ import pytest
 from integritas_gui.core.errors import BadInput, Cancelled, FileChanged, FileProblem, IntegritasError
 from integritas_gui.core.hashing import hash_file, segment_size_for
 from integritas_gui.core.walk import expand_paths
-from tests.reliability.conftest import sandbox_stats
+from tests.sandbox_fixture import sandbox_stats
 
 EMPTY_SHA3 = "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a"
 NOBODY = 65534

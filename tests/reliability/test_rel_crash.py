@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import assert_history_consistent, make_files, sandbox_stats
+from tests.reliability.conftest import assert_history_consistent, make_files
+from tests.sandbox_fixture import sandbox_stats
 from tests.sandbox_fixture import running_sandbox
 
 FILES = 2000

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from tests.reliability.conftest import assert_clean_logs, assert_history_consistent, make_files, sandbox_stats
+from tests.reliability.conftest import assert_clean_logs, assert_history_consistent, make_files
+from tests.sandbox_fixture import sandbox_stats
 from tests.sandbox_fixture import running_sandbox
 
 FILES = 2000

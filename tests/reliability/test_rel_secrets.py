@@ -19,7 +19,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
-from tests.sandbox_fixture import running_sandbox, wait_for_block
+from tests.sandbox_fixture import running_sandbox
 
 API_KEY = "sk-live-" + secrets.token_hex(12)
 WRONG_KEY = "sk-wrong-" + secrets.token_hex(12)

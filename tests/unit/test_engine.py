@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 
-import httpx
 import pytest
 
 from integritas_gui.core.engine import ConfirmPolicy, Engine, changed_ranges
 from integritas_gui.core.history import History
 from tests.sandbox_fixture import TEST_BLOCK_TIME, fast_client, running_sandbox
+from tests.sandbox_fixture import sandbox_stats as stats
 
 POLICY = ConfirmPolicy.for_block_time(TEST_BLOCK_TIME)
 
@@ -57,8 +57,6 @@ def make_engine(history, sandbox, data_dir):
         client.close()
 
 
-def stats(server) -> dict:
-    return httpx.get(server.base_url + "/_sandbox/stats", timeout=5).json()
 
 
 def write(path, data: bytes):
