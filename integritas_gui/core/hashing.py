@@ -103,9 +103,7 @@ def segments_root(segment_size: int, file_size: int, segments: Sequence[str]) ->
             f"The segment list does not fit the file: {file_size} bytes in segments of "
             f"{segment_size} bytes make {expected} segments, but the list has {len(segments)}."
         )
-    hasher = blake3.blake3(SEGMENTS_ROOT_DOMAIN)
-    hasher.update(segment_size.to_bytes(8, "big"))
-    hasher.update(file_size.to_bytes(8, "big"))
+    raws = []
     for index, segment in enumerate(segments):
         try:
             raw = bytes.fromhex(segment)
@@ -113,8 +111,15 @@ def segments_root(segment_size: int, file_size: int, segments: Sequence[str]) ->
             raw = b""
         if len(raw) != 32:
             raise BadInput(f"Segment {index} is not a BLAKE3 hash (expected 64 hexadecimal characters).")
-        hasher.update(raw)
-    return hasher.hexdigest()
+        raws.append(raw)
+    return _segments_root_raw(segment_size, file_size, raws)
+
+
+def _segments_root_raw(segment_size: int, file_size: int, digests: Sequence[bytes]) -> str:
+    """``segments_root`` from the raw 32-byte digests, sizes already checked."""
+    return blake3.blake3(
+        b"".join((SEGMENTS_ROOT_DOMAIN, segment_size.to_bytes(8, "big"), file_size.to_bytes(8, "big"), *digests))
+    ).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -148,15 +153,17 @@ class FileDigest:
 class _Blake3Side:
     """Whole-file BLAKE3 and per-segment BLAKE3, fed with consecutive pieces of the file."""
 
-    def __init__(self, segment_size: int):
-        self.whole = blake3.blake3()
+    def __init__(self, segment_size: int, file_size: int):
+        # a file of at most one segment: its only segment's BLAKE3 is the whole-file BLAKE3
+        self.whole = blake3.blake3() if file_size > segment_size else None
         self.segment_size = segment_size
         self.current = blake3.blake3()
         self.current_length = 0
         self.digests: list[bytes] = []
 
     def update(self, view: memoryview) -> None:
-        self.whole.update(view)
+        if self.whole is not None:
+            self.whole.update(view)
         position, end = 0, len(view)
         while position < end:
             take = min(end - position, self.segment_size - self.current_length)
@@ -176,7 +183,10 @@ class _Blake3Side:
         if self.current_length:
             self.digests.append(self.current.digest())
             self.current_length = 0
-        return self.whole.hexdigest(), tuple(digest.hex() for digest in self.digests)
+        segments = tuple([digest.hex() for digest in self.digests])
+        if self.whole is None:
+            return (segments[0] if segments else blake3.blake3().hexdigest()), segments
+        return self.whole.hexdigest(), segments
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,9 +204,9 @@ def display_name(path: str | bytes | os.PathLike) -> str:
 
 def special_file_message(path: str, mode: int) -> str | None:
     """The plain reason a file of this ``st_mode`` cannot be hashed, or None for a regular file."""
-    name = display_name(path)
     if stat.S_ISREG(mode):
         return None
+    name = display_name(path)
     if stat.S_ISDIR(mode):
         return f"“{name}” is a folder, not a file."
     if stat.S_ISFIFO(mode):
@@ -380,13 +390,13 @@ def hash_file(
         if refusal:
             raise FileProblem(refusal, path)
         size = before.st_size
-        if hasattr(os, "posix_fadvise"):
+        if size > INLINE_LIMIT and hasattr(os, "posix_fadvise"):  # small files: default read-ahead
             try:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
             except OSError:
                 pass
         chosen = segment_size or segment_size_for(size)
-        side = _Blake3Side(chosen)
+        side = _Blake3Side(chosen, size)
         sha3 = hashlib.sha3_256()
         meter = _Progress(progress, size)
         meter.update(0)
@@ -421,7 +431,7 @@ def hash_file(
         blake3=whole_blake3,
         segment_size=chosen,
         segments=segments,
-        segments_root=segments_root(chosen, size, segments),
+        segments_root=_segments_root_raw(chosen, size, side.digests),
     )
 
 
