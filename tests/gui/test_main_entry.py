@@ -49,3 +49,21 @@ def test_smoke_test_without_key_starts_in_trial_mode(tmp_path, monkeypatch):
                                                    "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Trial mode" in (tmp_path / "d" / "logs" / "integritas.log").read_text(encoding="utf-8")
+
+
+def test_qt_calls_returning_nothing_do_not_exhaust_none():
+    # PySide6 6.12 drops a reference to None per void call; on Python 3.11 a long session aborted.
+    code = (
+        "import sys\n"
+        "import integritas_gui.gui\n"
+        "from PySide6.QtWidgets import QApplication, QLabel\n"
+        "app = QApplication([])\n"
+        "label = QLabel()\n"
+        "for n in range(300_000):\n"
+        "    label.setText('x')\n"
+        "print('alive', n)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "alive 299999"
