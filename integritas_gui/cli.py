@@ -237,16 +237,19 @@ def cmd_hash(args: argparse.Namespace, out: Output) -> int:
         }
         if args.segments:
             record["segments"] = list(result.segments)
-        text = "\n".join(f"{k}: {v}" for k, v in record.items() if k != "segments")
-        if args.segments:
-            text += "\nsegments:\n" + "\n".join(
-                f"  {i} {result.segment_range(i)[0]}+{result.segment_range(i)[1]} {s}"
-                for i, s in enumerate(result.segments))
+        text = ""
+        if not out.as_json:
+            text = "\n".join(f"{k}: {v}" for k, v in record.items() if k != "segments")
+            if args.segments:
+                text += "\nsegments:\n" + "\n".join(
+                    f"  {i} {result.segment_range(i)[0]}+{result.segment_range(i)[1]} {s}"
+                    for i, s in enumerate(result.segments))
         out.result(record, text + "\n")
         done[0] += 1
         done[1] += result.size
-        rate = done[1] / max(1e-6, time.monotonic() - started)
-        out.progress(f"{done[0]} files hashed  {human_size(int(rate))}/s")
+        if out.show_progress:
+            rate = done[1] / max(1e-6, time.monotonic() - started)
+            out.progress(f"{done[0]} files hashed  {human_size(int(rate))}/s")
 
     def files() -> Iterable[str]:
         for item in expand_paths(args.paths):
@@ -299,6 +302,8 @@ class BatchWatcher:
         self.draw()
 
     def draw(self, force: bool = False) -> None:
+        if not self.out.show_progress:
+            return
         now = time.monotonic()
         if not force and now - self.last_draw < 0.1:
             return

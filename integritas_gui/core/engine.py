@@ -11,6 +11,7 @@ Quitting (``shutdown``) leaves interrupted jobs in their last committed state, s
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -169,10 +170,14 @@ class Engine:
             except Exception:  # a front end's bug must not stop the batch
                 log.exception("A subscriber failed on an update for job %s", update.job_id)
 
-    def _commit(self, job_id: int, **changes: Any) -> Job:
-        """Commit a transition, then announce it."""
+    def _commit(self, job_id: int, *, known: Job | None = None, **changes: Any) -> Job:
+        """Commit a transition, then announce it. ``known``: the job as this worker last read or
+        committed it; the committed job is then ``known`` with ``changes`` applied (no re-read)."""
         self.history.update(job_id, **changes)
-        job = self.history.get_job(job_id, with_records=False)
+        if known is None:
+            job = self.history.get_job(job_id, with_records=False)
+        else:
+            job = dataclasses.replace(known, records=[], **changes)
         self._emit(JobUpdate.of(job))
         return job
 
@@ -507,14 +512,14 @@ class Engine:
         if self._stop_if_cancelled(job_id):
             return
         job = self.history.get_job(job_id, with_records=False)
-        job = self._commit(job_id, state="submitting", attempts=job.attempts + 1)
+        job = self._commit(job_id, known=job, state="submitting", attempts=job.attempts + 1)
         try:
             if job.kind == "stamp":
                 self._stamp(job)
             elif job.kind == "check":
                 result = self.client.check(job.sha3_256)
                 self._settle(job_id)
-                self._commit(job_id, state="done", outcome=result.status.replace("_", " "),
+                self._commit(job_id, known=job, state="done", outcome=result.status.replace("_", " "),
                              response={"message": result.message})
             else:
                 self._verify(job)
@@ -538,7 +543,7 @@ class Engine:
         response = {"message": result.message, "request_id": result.request_id,
                     "newly_anchored": result.newly_anchored}
         if result.newly_anchored:
-            self._commit(job.id, state="pending", submitted_at=utc_now(), response=response,
+            self._commit(job.id, known=job, state="pending", submitted_at=utc_now(), response=response,
                          error=None, error_kind=None)
             self._schedule(job.id, "poll", self.confirm.first_delay)
             return
@@ -552,7 +557,7 @@ class Engine:
         newest = max(records, key=lambda r: r.block_number or 0, default=None)
         self._settle(job.id)
         job = self._commit(
-            job.id, state="confirmed", outcome="confirmed", confirmed_at=utc_now(), error=None,
+            job.id, known=job, state="confirmed", outcome="confirmed", confirmed_at=utc_now(), error=None,
             error_kind=None, block_number=getattr(newest, "block_number", None),
             block_date=getattr(newest, "block_date", None), **changes,
         )
@@ -599,7 +604,7 @@ class Engine:
         if result.report is not None:
             changes.update(self._download_report(result.report))
         self._settle(job.id)
-        self._commit(job.id, state="done", outcome=result.result, **changes)
+        self._commit(job.id, known=job, state="done", outcome=result.result, **changes)
 
     def _download_report(self, link: Any) -> dict[str, Any]:
         from integritas_gui.core.client import ServiceError

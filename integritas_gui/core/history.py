@@ -251,6 +251,23 @@ def quarantine(path: str | os.PathLike) -> Path:
     return target
 
 
+class _StoreErrors:
+    """Turns an sqlite3.Error raised inside ``with`` into a plain StoreError (one per History)."""
+
+    __slots__ = ("history",)
+
+    def __init__(self, history: "History"):
+        self.history = history
+
+    def __enter__(self) -> "_StoreErrors":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if isinstance(exc, sqlite3.Error):
+            raise _store_error(exc, self.history.path) from exc
+        return False
+
+
 class History:
     """Thread-safe access to the history database (one connection per thread)."""
 
@@ -261,23 +278,13 @@ class History:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._guard = _StoreErrors(self)
         with self._errors():
             self._migrate()
 
     # ---- connections ---------------------------------------------------------------------------
-    def _errors(self):
-        history = self
-
-        class _Guard:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, exc_type, exc, tb):
-                if isinstance(exc, sqlite3.Error):
-                    raise _store_error(exc, history.path) from exc
-                return False
-
-        return _Guard()
+    def _errors(self) -> "_StoreErrors":
+        return self._guard
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -479,7 +486,16 @@ class History:
         return tuple(raw[i:i + 32].hex() for i in range(0, len(raw), 32))
 
     def jobs(self, job_ids: Iterable[int]) -> list[Job]:
-        return [job for job in (self.get_job(i, with_records=False) for i in job_ids) if job]
+        """The jobs with these ids (without records), in the order given; unknown ids are skipped."""
+        ids = list(job_ids)
+        found: dict[int, Job] = {}
+        with self._errors():
+            for start in range(0, len(ids), 500):  # well under SQLite's limit on bound parameters
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self.db.execute(f"SELECT * FROM jobs WHERE id IN ({marks})", chunk):
+                    found[row["id"]] = _job_from_row(row)
+        return [found[i] for i in ids if i in found]
 
     def unfinished(self, kind: str | None = None) -> list[Job]:
         """Jobs a crash or quit interrupted, oldest first: active states and pending stamps."""
