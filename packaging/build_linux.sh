@@ -8,6 +8,7 @@
 # Steps (each one fails the build when it fails):
 #   1. venv: pip install the project and PyInstaller (skipped with --system)
 #   2. PyInstaller with packaging/integritas.spec  ->  dist/integritas/{integritas-gui,integritas}
+#      (integritas is a link to integritas-gui: one program that runs the CLI under that name)
 #   3. packaging/smoke_frozen.py: the frozen GUI reports the right --version and starts offscreen
 #      (--smoke-test, exit 0); the frozen CLI's `hash` agrees with `openssl dgst -sha3-256` and b3sum
 #   4. checks that every system library the bundle links to directly is in the .deb's Depends
@@ -15,7 +16,8 @@
 #      desktop entry, hicolor icons, AppStream metainfo
 #   6. AppImage: build/AppDir (always), dist/Integritas_Desktop-<version>-<arch>.AppImage when
 #      appimagetool is on PATH or APPIMAGETOOL points at it
-#   7. prints the measured sizes and fails if they pass the limits (MAX_BUNDLE_MB, MAX_DEB_MB)
+#   7. prints the measured sizes and fails if they pass the limits (MAX_BUNDLE_MB, MAX_DEB_MB; in
+#      decimal MB, 1 MB = 1,000,000 bytes)
 #
 # Environment: PYTHON (interpreter: the venv's base, or the one --system uses; default python3),
 # DIST_DIR (dist), BUILD_DIR (build), MAX_BUNDLE_MB (130), MAX_DEB_MB (50), SKIP_DEB=1 (stop after
@@ -29,7 +31,7 @@ USE_SYSTEM=0
 for arg in "$@"; do
   case "$arg" in
     --system) USE_SYSTEM=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "build_linux.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +45,7 @@ BUNDLE="$DIST/integritas"
 WORK="${BUILD_DIR:-$ROOT/build}"
 
 log() { printf '\n==> %s\n' "$*"; }
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }  # MiB
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'; }  # MB (decimal: 1 MB = 1,000,000 bytes)
 die() { printf 'build_linux.sh: %s\n' "$*" >&2; exit 1; }
 
 # The same parse the spec does: never import the app (or Qt) to learn the version.
@@ -78,6 +80,7 @@ T0=$(date +%s)
   --distpath "$DIST" --workpath "$WORK/pyinstaller" packaging/integritas.spec
 PYI_SECONDS=$(( $(date +%s) - T0 ))
 [ -x "$BUNDLE/integritas-gui" ] && [ -x "$BUNDLE/integritas" ] || die "PyInstaller made no executables"
+[ "$(readlink "$BUNDLE/integritas")" = integritas-gui ] || die "$BUNDLE/integritas is not a link to integritas-gui"
 
 # --- 3. smoke tests ---------------------------------------------------------------------------
 # The same checks CI runs on every OS: --version, --smoke-test offscreen, CLI hash vs openssl/b3sum.
@@ -143,7 +146,7 @@ echo "every system library the bundle links to is covered by Depends"
 BUNDLE_BYTES=$(du -sb "$BUNDLE" | awk '{print $1}')
 if [ "${SKIP_DEB:-0}" = 1 ]; then
   log "SKIP_DEB=1: stopping before the .deb"
-  echo "one-folder build $BUNDLE: $(mb "$BUNDLE_BYTES") MiB ($BUNDLE_BYTES bytes)"
+  echo "one-folder build $BUNDLE: $(mb "$BUNDLE_BYTES") MB ($BUNDLE_BYTES bytes)"
   exit 0
 fi
 
@@ -243,10 +246,10 @@ fi
 DEB_BYTES=$(stat -c %s "$DEB")
 TOTAL_SECONDS=$(( $(date +%s) - START ))
 log "Sizes"
-echo "one-folder build  $BUNDLE: $(mb "$BUNDLE_BYTES") MiB ($BUNDLE_BYTES bytes; limit $MAX_BUNDLE_MB MiB)"
-echo ".deb              $(basename "$DEB"): $(mb "$DEB_BYTES") MiB ($DEB_BYTES bytes; limit $MAX_DEB_MB MiB)"
-[ -z "$APPIMAGE" ] || echo "AppImage          $(basename "$APPIMAGE"): $(mb "$(stat -c %s "$APPIMAGE")") MiB"
+echo "one-folder build  $BUNDLE: $(mb "$BUNDLE_BYTES") MB ($BUNDLE_BYTES bytes; limit $MAX_BUNDLE_MB MB)"
+echo ".deb              $(basename "$DEB"): $(mb "$DEB_BYTES") MB ($DEB_BYTES bytes; limit $MAX_DEB_MB MB)"
+[ -z "$APPIMAGE" ] || echo "AppImage          $(basename "$APPIMAGE"): $(mb "$(stat -c %s "$APPIMAGE")") MB"
 echo "PyInstaller took ${PYI_SECONDS}s; the whole build ${TOTAL_SECONDS}s"
-[ "$BUNDLE_BYTES" -le $(( MAX_BUNDLE_MB * 1048576 )) ] || die "one-folder build is over $MAX_BUNDLE_MB MiB"
-[ "$DEB_BYTES" -le $(( MAX_DEB_MB * 1048576 )) ] || die ".deb is over $MAX_DEB_MB MiB"
+[ "$BUNDLE_BYTES" -lt $(( MAX_BUNDLE_MB * 1000000 )) ] || die "one-folder build is not under $MAX_BUNDLE_MB MB"
+[ "$DEB_BYTES" -lt $(( MAX_DEB_MB * 1000000 )) ] || die ".deb is not under $MAX_DEB_MB MB"
 echo "OK"

@@ -4,6 +4,8 @@ metadata agree with each other and with the app. The real build is proven in tes
 from __future__ import annotations
 
 import ast
+import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -92,7 +94,13 @@ def test_spec_is_python_and_names_both_programs_icons_and_the_mac_bundle():
     assert values["GUI_NAME"] == "integritas-gui" and values["CLI_NAME"] == "integritas"
     assert values["BUNDLE_ID"] == "technology.integritas.Desktop"
     assert "console=False" in source and "console=True" in source
-    assert re.search(r"COLLECT\(\s*# noqa: F821\s*gui_exe,\s*cli_exe,", source)
+    # Linux: one program, `integritas` a link to it; Windows/macOS: two programs in one COLLECT.
+    assert re.search(r"COLLECT\(\s*# noqa: F821\s*gui_exe,\s*\*\(\[\] if ONE_PROGRAM else \[cli_exe\]\),", source)
+    assert re.search(r"^ONE_PROGRAM = IS_LINUX$", source, re.MULTILINE)
+    assert "os.symlink(GUI_NAME, os.path.join(coll.name, CLI_NAME))" in source
+    entry = (PACKAGING / "entry_gui.py").read_text(encoding="utf-8")
+    assert 'CLI_NAMES = ("integritas", "integritas.exe")' in entry and "integritas_gui.cli" in entry
+    assert 'runtime_hooks=[str(LINUX_CRYPTO_HOOK)] if IS_LINUX else []' in source
     assert "BUNDLE(" in source
     for icon in ("icon.ico", "icon.icns"):
         assert f'RES / "{icon}"' in source
@@ -221,3 +229,25 @@ def test_smoke_script_fails_when_the_cli_prints_a_wrong_hash(tmp_path):
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 1
     assert "frozen CLI sha3_256 0000" in done.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses a symbolic link")
+def test_the_one_linux_program_runs_the_cli_when_started_as_integritas(tmp_path):
+    """packaging/entry_gui.py is the bundle's one Linux program; the link `integritas` makes it the CLI."""
+    link = tmp_path / "integritas"
+    link.symlink_to(PACKAGING / "entry_gui.py")
+    sample = tmp_path / "sample.bin"
+    sample.write_bytes(b"integritas" * 1000)
+    done = subprocess.run([sys.executable, str(link), "hash", str(sample)], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, env=dict(os.environ, INTEGRITAS_DATA_DIR=str(tmp_path / "data")))
+    assert done.returncode == 0, done.stderr
+    assert f"sha3_256: {hashlib.sha3_256(sample.read_bytes()).hexdigest()}" in done.stdout
+    probe = (f"import runpy, sys; sys.argv = [{str(link)!r}, '--version']\n"
+             "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print('Qt loaded' if 'PySide6' in sys.modules else 'no Qt')")
+    cli_version = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert cli_version.stdout.split() == ["integritas", __import__("integritas_gui").__version__, "no", "Qt"], \
+        cli_version.stdout + cli_version.stderr
+    gui_version = subprocess.run([sys.executable, str(PACKAGING / "entry_gui.py"), "--version"],
+                                 capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert gui_version.returncode == 0 and "Integritas Desktop" in gui_version.stdout
