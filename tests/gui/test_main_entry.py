@@ -52,15 +52,21 @@ def test_smoke_test_without_key_starts_in_trial_mode(tmp_path, monkeypatch):
 
 
 def test_qt_calls_returning_nothing_do_not_exhaust_none():
-    # PySide6 6.12 drops a reference to None per void call; on Python 3.11 a long session aborted.
+    # PySide6 6.12 drops a reference to None per void call and to True per Signal.emit; on
+    # Python 3.11 a long session aborted (none_dealloc, bool_dealloc).
     code = (
         "import sys\n"
         "import integritas_gui.gui\n"
+        "from PySide6.QtCore import QObject, Signal\n"
         "from PySide6.QtWidgets import QApplication, QLabel\n"
+        "class Source(QObject):\n"
+        "    changed = Signal(int)\n"
         "app = QApplication([])\n"
         "label = QLabel()\n"
+        "source = Source()\n"
         "for n in range(300_000):\n"
         "    label.setText('x')\n"
+        "    source.changed.emit(n)\n"
         "print('alive', n)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
