@@ -13,9 +13,8 @@ from tests.reliability.conftest import (
     assert_clean_logs,
     assert_history_consistent,
     make_files,
-    sandbox_stats,
 )
-from tests.sandbox_fixture import wait_for_block
+from tests.sandbox_fixture import sandbox_stats, wait_for_block
 
 RETRIES = 2
 RETRYABLE = ("503-html", "502", "429", "slow", "reset")
