@@ -15,7 +15,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
     QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence,
 )
@@ -31,7 +31,6 @@ from integritas_gui.core.settings import save_settings
 from integritas_gui.gui import status_text as st
 from integritas_gui.gui import theme
 from integritas_gui.gui.adapter import EngineBridge, TaskRunner
-from integritas_gui.gui.delegates import ProgressDelegate
 from integritas_gui.gui.detail_panel import DetailPanel
 from integritas_gui.gui.job_details import load_job_details
 from integritas_gui.gui.queue_model import (
@@ -288,7 +287,6 @@ class MainWindow(QMainWindow):
         self.queue_view.setObjectName("queueView")
         self.queue_view.setAccessibleName(self.tr("Queue of files"))
         self.queue_view.setModel(self.model)
-        self.queue_view.setItemDelegateForColumn(PROGRESS, ProgressDelegate(self.queue_view))
         self.queue_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.queue_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -308,6 +306,10 @@ class MainWindow(QMainWindow):
                               (BLOCK, 8)):
             header.resizeSection(column, char * chars + 16)
         header.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.Stretch)
+        # The progress bars are pixmaps the model draws once per percent (no Python delegate).
+        bar_size = QSize(char * 8, max(12, row_height - 10))
+        self.queue_view.setIconSize(bar_size)
+        self.model.set_progress_size(bar_size)
         self.queue_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.queue_view.customContextMenuRequested.connect(self._queue_menu)
         self.queue_view.selectionModel().currentRowChanged.connect(self._current_changed)
