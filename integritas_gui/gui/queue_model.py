@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionProgressBar
 
@@ -27,6 +27,9 @@ JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2  # int 0..100, or -1 when no bar should show
 STATE_ROLE = Qt.ItemDataRole.UserRole + 3
 OUTCOME_ROLE = Qt.ItemDataRole.UserRole + 4
+
+# New rows are shown at most this often (the first ones at once); see QueueModel._insert_staged.
+INSERT_INTERVAL_MS = 500
 
 # Changed rows closer than this are announced as one range (fewer signals, barely more repaint).
 _CHANGED_RUN_GAP = 4
@@ -160,6 +163,13 @@ class QueueModel(QAbstractTableModel):
         self.confirmed_since_idle = 0  # stamps confirmed since the last time no stamp was active
         self._batch: list[int] = []  # job ids counted in hash_done / hash_total
         self._batch_waiting = 0  # rows of the batch still queued or hashing
+        self._staged: list[QueueRow] = []  # new rows counted in the totals, shown at the next insert
+        self._staged_index: dict[int, int] = {}
+        self._last_insert = 0.0
+        self._insert_timer = QTimer(self)
+        self._insert_timer.setSingleShot(True)
+        self._insert_timer.setInterval(INSERT_INTERVAL_MS)
+        self._insert_timer.timeout.connect(self._insert_staged)
         self.progress_size = QSize(64, 16)  # the view sets its icon size to the same
         self._bars: dict[int, QPixmap] = {}  # percent -> progress bar for the palette and size
         self._bars_key: tuple | None = None
@@ -257,8 +267,9 @@ class QueueModel(QAbstractTableModel):
     # ---- feeding -------------------------------------------------------------------------------
     def apply_updates(self, updates: Iterable[Any]) -> None:
         """Merge a batch of JobUpdates: one insert for new jobs, one dataChanged for the rest."""
-        new_rows: list[QueueRow] = []
-        new_index: dict[int, int] = {}
+        new_rows = self._staged
+        new_index = self._staged_index
+        staged_before = len(new_rows)
         changed: set[int] = set()
         for update in updates:
             job_id = update.job_id
@@ -285,15 +296,34 @@ class QueueModel(QAbstractTableModel):
         for first, last in _runs(sorted(changed), _CHANGED_RUN_GAP, _MAX_CHANGED_RUNS):
             self.dataChanged.emit(self.index(first, 0), self.index(last, COLUMN_COUNT - 1))
         if new_rows:
-            start = len(self._rows)
-            self.beginInsertRows(QModelIndex(), start, start + len(new_rows) - 1)
-            self._rows.extend(new_rows)
-            for offset, row in enumerate(new_rows):
-                self._index[row.job_id] = start + offset
-            self.endInsertRows()
-        if changed or new_rows:
+            if time.monotonic() - self._last_insert >= INSERT_INTERVAL_MS / 1000:
+                self._insert_staged()
+                new_rows = ()
+            elif not self._insert_timer.isActive():
+                self._insert_timer.start()
+        if changed or len(new_rows) > staged_before:
             self._close_batch_if_hashed()
             self.totals_changed.emit()
+
+    def _insert_staged(self) -> None:
+        """Show the staged new rows. Each insertion makes QTableView repaint every visible row (each
+        cell a Python call that has to win the GIL from busy workers), so a big drop appears in a
+        few steps at most INSERT_INTERVAL_MS apart, not in one step per update batch."""
+        self._insert_timer.stop()
+        rows = self._staged
+        if not rows:
+            return
+        self._staged = []
+        self._staged_index = {}
+        self._last_insert = time.monotonic()
+        start = len(self._rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)
+        self._rows.extend(rows)
+        for offset, row in enumerate(rows):
+            self._index[row.job_id] = start + offset
+        self.endInsertRows()
+        self._close_batch_if_hashed()
+        self.totals_changed.emit()
 
     def _merge(self, row: QueueRow, update: Any) -> None:
         old_state = row.state
@@ -323,8 +353,9 @@ class QueueModel(QAbstractTableModel):
             return
         for job_id in self._batch:
             position = self._index.get(job_id)
-            if position is not None:
-                row = self._rows[position]
+            staged = self._staged_index.get(job_id)
+            if position is not None or staged is not None:
+                row = self._rows[position] if position is not None else self._staged[staged]
                 row.in_batch = False
                 row.contribution = (0, 0)
         self._batch = []
@@ -344,9 +375,15 @@ class QueueModel(QAbstractTableModel):
 
     def row_for_job(self, job_id: int) -> QueueRow | None:
         position = self._index.get(job_id)
-        return None if position is None else self._rows[position]
+        if position is None:
+            staged = self._staged_index.get(job_id)
+            return None if staged is None else self._staged[staged]
+        return self._rows[position]
 
     def position_of(self, job_id: int) -> int | None:
+        """The job's row; a row still staged is shown now (it is about to be selected)."""
+        if job_id in self._staged_index:
+            self._insert_staged()
         return self._index.get(job_id)
 
     def rows(self) -> list[QueueRow]:
