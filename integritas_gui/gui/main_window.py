@@ -124,6 +124,20 @@ class TrialBanner(QFrame):
 
 
 
+class QueueView(QTableView):
+    """The queue table. Its paints hold the engine's updates back (see EngineBridge.holding_updates):
+    a paint makes one Python call per cell and role, each of which would otherwise wait for the GIL
+    behind the hash and network threads."""
+
+    def __init__(self, window: "MainWindow", parent=None):
+        super().__init__(parent)
+        self._window = window
+
+    def paintEvent(self, event) -> None:
+        with self._window.bridge.holding_updates():
+            super().paintEvent(event)
+
+
 class EmptyQueue(QWidget):
     """What the queue shows before the first file: where to drop, and the buttons to pick."""
 
@@ -283,7 +297,7 @@ class MainWindow(QMainWindow):
         self.queue_stack = QStackedWidget(self.splitter)
         self.empty_queue = EmptyQueue(self)
         self.empty_queue.setParent(self.queue_stack)
-        self.queue_view = QTableView(self.queue_stack)
+        self.queue_view = QueueView(self, self.queue_stack)
         self.queue_view.setObjectName("queueView")
         self.queue_view.setAccessibleName(self.tr("Queue of files"))
         self.queue_view.setModel(self.model)
