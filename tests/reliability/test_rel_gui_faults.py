@@ -106,3 +106,39 @@ def test_gui_stamp_and_report_under_fault(fault, qtbot, window_for, sandbox, pro
     window.services.engine.wait_idle(10, include_pending=False)
     assert_history_consistent(data_dir / "history.sqlite3", [to_stamp], "stamp",
                               allowed=("pending", "confirmed", "failed"))
+
+
+@pytest.mark.parametrize("endpoint", ("check", "verify"))
+@pytest.mark.parametrize("fault", RETRYABLE + tuple(STAMP_FAILS_WITH))
+def test_gui_check_and_verify_under_fault(fault, endpoint, qtbot, window_for, sandbox, proxy, tmp_path,
+                                          data_dir):
+    """A file already on chain is checked or verified while its endpoint meets the fault: retryable
+    faults end in the right answer after the client's retries; the others fail on the row with the
+    CLI's plain message."""
+    [on_chain] = make_files(tmp_path / "in", 1, prefix=f"{fault}-{endpoint}")
+    sandbox.do_stamp(hash_file(str(on_chain)).sha3_256, "set-up")
+    wait_for_block(sandbox)
+    base_url, api_key = proxy.base_url, sandbox.api_key
+    spec = f"slow:{SLOW_FAULT_SECONDS}" if fault == "slow" else fault
+    if fault in RETRYABLE:
+        proxy.aim(endpoint, f"{spec}; times={1 if fault == 'slow' else 2}")
+    elif fault in ("truncated-json", "402"):
+        proxy.aim(endpoint, fault)
+    elif fault == "401":
+        api_key = "wrong-key-Gq71"
+    else:
+        base_url = f"http://127.0.0.1:{_closed_port()}/core"
+    window = window_for(base_url, api_key)
+
+    window.add_paths([on_chain], endpoint)
+    if fault in RETRYABLE:
+        row = _row(qtbot, window, on_chain, {"done"})
+        assert row.outcome == ("found" if endpoint == "check" else "full match")
+        assert proxy.counts[endpoint] == (2 if fault == "slow" else 3)
+    else:
+        row = _row(qtbot, window, on_chain, {"failed"})
+        assert STAMP_FAILS_WITH[fault] in row.error and "wrong-key-Gq71" not in row.error
+
+    window.services.engine.wait_idle(10)
+    assert_history_consistent(data_dir / "history.sqlite3", [on_chain], endpoint,
+                              allowed=("done", "failed"))
