@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from integritas_gui import APP_NAME, __version__
 from integritas_gui.core.settings import save_settings
+from integritas_gui.gui import freeze_startup_objects
 from integritas_gui.gui import status_text as st
 from integritas_gui.gui import theme
 from integritas_gui.gui.adapter import EngineBridge, TaskRunner
@@ -225,6 +226,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         QApplication.instance().installEventFilter(self)  # follows the desktop's light/dark switch
         self.resize(1400, 860)
+        freeze_startup_objects()
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.ApplicationPaletteChange and watched is QApplication.instance():
