@@ -80,13 +80,30 @@ class JobUpdate:
         return cls(**values)
 
 
+class _CancelFlag:
+    """A job's cancel request: the ``is_set``/``set`` of ``threading.Event`` without its lock and
+    condition, so a 10,000-file drop holds 10,000 small objects instead of ~80,000 that every
+    full garbage collection (GIL held) has to scan."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 @dataclass
 class _Active:
     """What the engine holds for a job it is working on in this session."""
 
     kind: str
     path: str | None
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: _CancelFlag = field(default_factory=_CancelFlag)
     polls: int = 0
     first_poll_at: float | None = None
 
