@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from integritas_gui import APP_NAME, __version__
 from integritas_gui.core.settings import save_settings
-from integritas_gui.gui import freeze_startup_objects
+from integritas_gui.gui import BusyCollector, freeze_startup_objects
 from integritas_gui.gui import status_text as st
 from integritas_gui.gui import theme
 from integritas_gui.gui.adapter import EngineBridge, TaskRunner
@@ -218,6 +218,7 @@ class MainWindow(QMainWindow):
         self.model.rowsInserted.connect(self._rows_changed)
         self.model.rowsRemoved.connect(self._rows_changed)
         self.model.modelReset.connect(self._rows_changed)
+        self._collector = BusyCollector()
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
         self._ticker.timeout.connect(self._tick)
@@ -733,6 +734,7 @@ class MainWindow(QMainWindow):
             self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
 
     def _tick(self) -> None:
+        self._collector.tick(self.model.active_count() > 0)
         self.model.tick_pending()
         self._refresh_totals()
         details = self.detail_panel.details
