@@ -500,8 +500,20 @@ class MainWindow(QMainWindow):
         engine = self.services.engine
         send_details = bool(self.settings.send_file_details)
 
+        bridge = self.bridge
+
+        class YieldToPaints:
+            """The walk asks this before each entry: it waits (without the GIL) while the queue
+            paints, instead of competing with each of the paint's calls into the model."""
+
+            @staticmethod
+            def is_set() -> bool:
+                with bridge.holding_updates():
+                    return False
+
         def queue() -> list[int]:
-            return engine.add_files(kind, paths, report=report, send_file_details=send_details)
+            return engine.add_files(kind, paths, report=report, send_file_details=send_details,
+                                    cancel=YieldToPaints())
 
         self.tasks.run(queue, on_done=self._added, on_error=self._background_error)
 
