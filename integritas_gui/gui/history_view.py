@@ -275,27 +275,11 @@ class HistoryView(QWidget):
         entry_bar = QHBoxLayout()
         for action in (self.act_details, self.act_reverify, self.act_receipt):
             entry_bar.addWidget(self._button(action))
-        report_button = QToolButton(self)
-        report_button.setText(self.tr("Report"))
-        report_button.setAccessibleName(self.tr("Report"))
-        report_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        report_menu = QMenu(report_button)
-        report_menu.addAction(self.act_open_report)
-        report_menu.addAction(self.act_save_report)
-        report_button.setMenu(report_menu)
-        entry_bar.addWidget(report_button)
+        entry_bar.addWidget(self._menu_button(self.tr("Report"), self.act_open_report, self.act_save_report))
         for action in (self.act_reveal, self.act_copy_hash):
             entry_bar.addWidget(self._button(action))
         entry_bar.addStretch(1)
-        export_button = QToolButton(self)
-        export_button.setText(self.tr("Export"))
-        export_button.setAccessibleName(self.tr("Export"))
-        export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        export_menu = QMenu(export_button)
-        export_menu.addAction(self.act_export_selected)
-        export_menu.addAction(self.act_export_all)
-        export_button.setMenu(export_menu)
-        entry_bar.addWidget(export_button)
+        entry_bar.addWidget(self._menu_button(self.tr("Export"), self.act_export_selected, self.act_export_all))
         entry_bar.addWidget(self._button(self.act_import))
         self.reverify_all_button = QPushButton(self.tr("Re-verify &all"), self)
         self.reverify_all_button.setAccessibleName(self.tr("Re-verify all stamped files"))
@@ -371,6 +355,18 @@ class HistoryView(QWidget):
         button.setDefaultAction(action)
         button.setAccessibleName(action.text().replace("&", "").rstrip("\u2026"))
         button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        return button
+
+    def _menu_button(self, text: str, *actions: QAction) -> QToolButton:
+        """A button that opens a menu of ``actions`` (Report, Export)."""
+        button = QToolButton(self)
+        button.setText(text)
+        button.setAccessibleName(text)
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(button)
+        for action in actions:
+            menu.addAction(action)
+        button.setMenu(menu)
         return button
 
     @Slot()
