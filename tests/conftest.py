@@ -36,3 +36,38 @@ def sandbox_client(sandbox):
     client = fast_client(sandbox.base_url, sandbox.api_key)
     yield client
     client.close()
+
+
+@pytest.fixture
+def make_window(qtbot, monkeypatch):
+    """Build a MainWindow on fresh services. Trial mode by default (the in-process sandbox with
+    0.2 s blocks); pass ``base_url=`` (and set INTEGRITAS_API_KEY) to talk to another service."""
+    from integritas_gui.core.paths import app_dirs
+    from integritas_gui.core.secrets import SecretStore
+    from integritas_gui.core.settings import Settings
+    from integritas_gui.gui.main_window import MainWindow
+    from integritas_gui.gui.services import start_services
+
+    monkeypatch.setenv("INTEGRITAS_SANDBOX_BLOCK_TIME", "0.2")
+    windows = []
+
+    def make(*, base_url=None, force_sandbox=None, client_options=None, **settings_values):
+        dirs = app_dirs().create()
+        settings = Settings(first_run_done=True, hash_workers=2, **settings_values)
+        secrets = SecretStore(dirs.config)
+        if force_sandbox is None:
+            force_sandbox = base_url is None
+        options = {"backoff_base": 0.01, "backoff_max": 0.05, "timeout": 5, "verify_timeout": 10}
+        options.update(client_options or {})
+        services = start_services(dirs, settings, secrets, base_url=base_url, force_sandbox=force_sandbox,
+                                  settings_path=dirs.settings_file, client_options=options)
+        window = MainWindow(services, force_sandbox=force_sandbox)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.shutdown()

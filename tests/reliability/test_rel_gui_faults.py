@@ -19,32 +19,15 @@ STAMP_FAILS_WITH = {"truncated-json": "answer the app cannot read", "401": "refu
 
 
 @pytest.fixture
-def window_for(qtbot, monkeypatch, sandbox):
-    from integritas_gui.core.paths import app_dirs
-    from integritas_gui.core.secrets import SecretStore
-    from integritas_gui.core.settings import Settings
-    from integritas_gui.gui.main_window import MainWindow
-    from integritas_gui.gui.services import start_services
-
-    windows = []
+def window_for(make_window, monkeypatch):
+    """The real main window on a given service and key, with test-sized client timing."""
 
     def make(base_url: str, api_key: str):
         monkeypatch.setenv("INTEGRITAS_API_KEY", api_key)
-        dirs = app_dirs().create()
-        services = start_services(dirs, Settings(first_run_done=True, hash_workers=2),
-                                  SecretStore(dirs.config), base_url=base_url, force_sandbox=False,
-                                  settings_path=dirs.settings_file,
-                                  client_options={**FAST_TIMING, "max_retries": 2})
-        window = MainWindow(services, force_sandbox=False)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        return window
+        return make_window(base_url=base_url, force_sandbox=False,
+                           client_options={**FAST_TIMING, "max_retries": 2})
 
-    yield make
-    for window in windows:
-        window.shutdown()
+    return make
 
 
 def _row(qtbot, window, path, states):
