@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from PySide6.QtCore import Qt
 
@@ -12,25 +11,7 @@ from integritas_gui.core.paths import app_dirs
 from integritas_gui.core.secrets import SecretStore
 from integritas_gui.core.settings import REAL_SERVICE_URL, Settings, load_settings
 from integritas_gui.gui.first_run import SANDBOX_BASE_URL, FirstRunDialog
-
-
-class MemoryKeyring(KeyringBackend):
-    """The OS keyring cannot exist in a test container: a dict stands in for it."""
-
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.passwords = {}
-
-    def get_password(self, service, username):
-        return self.passwords.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.passwords.pop((service, username), None)
+from tests.keyrings import MemoryKeyring
 
 
 @pytest.fixture

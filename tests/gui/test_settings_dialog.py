@@ -6,7 +6,6 @@ import socket
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from integritas_gui.core.paths import app_dirs
@@ -19,25 +18,7 @@ from integritas_gui.gui.settings_dialog import (
     describe_connection_result,
 )
 from integritas_gui.gui.first_run import SANDBOX_BASE_URL
-
-
-class MemoryKeyring(KeyringBackend):
-    """The OS keyring cannot exist in a test container: a dict stands in for it."""
-
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.passwords = {}
-
-    def get_password(self, service, username):
-        return self.passwords.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.passwords.pop((service, username), None)
+from tests.keyrings import MemoryKeyring
 
 
 @pytest.fixture

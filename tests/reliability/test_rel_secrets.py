@@ -16,10 +16,10 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from tests.sandbox_fixture import running_sandbox
+from tests.keyrings import MemoryKeyring
 
 API_KEY = "sk-live-" + secrets.token_hex(12)
 WRONG_KEY = "sk-wrong-" + secrets.token_hex(12)
@@ -120,25 +120,6 @@ def test_api_key_never_reaches_disk(tmp_path, qtbot):
 
 # ---- where the key is kept ----------------------------------------------------------------------
 
-class MemoryKeyring(KeyringBackend):
-    """Stands in for the OS keyring service, which this machine does not run."""
-
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.store.pop((service, username), None)
-
-
 @pytest.fixture
 def keyring_backend():
     before = keyring.get_keyring()
@@ -155,7 +136,7 @@ def test_keyring_path_keeps_the_key_off_disk(tmp_path, keyring_backend, monkeypa
     store = SecretStore(tmp_path / "config")
     store.set_api_key(API_KEY)
     assert store.get_api_key() == API_KEY and "system keyring" in store.backend_description
-    assert list(backend.store.values()) == [API_KEY]
+    assert list(backend.passwords.values()) == [API_KEY]
     assert _leaks([tmp_path], [API_KEY]) == []
     store.delete_api_key()
     assert store.get_api_key() is None

@@ -10,31 +10,12 @@ import stat
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from integritas_gui.core.logsetup import register_secret, setup_logging
 from integritas_gui.core.secrets import NoKeyring, SecretStore
 from integritas_gui.core.settings import Settings, load_settings, save_settings
-
-
-class MemoryKeyring(KeyringBackend):
-    """The OS keyring service cannot exist here; this stands in for it."""
-
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.store = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.store.pop((service, username), None)
+from tests.keyrings import MemoryKeyring
 
 
 @pytest.fixture
@@ -74,7 +55,7 @@ def test_key_lives_in_the_keyring_when_there_is_one(tmp_path, restore_keyring):
     store = SecretStore(config)
     store.set_api_key("sk-live-1234567890")
     assert store.get_api_key() == "sk-live-1234567890"
-    assert list(backend.store.values()) == ["sk-live-1234567890"]
+    assert list(backend.passwords.values()) == ["sk-live-1234567890"]
     assert not config.exists()  # nothing on disk
 
 
