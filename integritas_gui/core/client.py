@@ -633,8 +633,9 @@ class IntegritasClient:
             where = "the sandbox on this computer" if self._loopback else "the Integritas service"
             return ServiceError(
                 "network",
-                f"Could not connect to {where} ({httpx.URL(self.base_url).host}). Check your "
-                "internet connection" + (" and that the sandbox is running" if self._loopback else "")
+                f"Could not connect to {where} ({httpx.URL(self.base_url).host}). "
+                + ("Check that the sandbox is running" if self._loopback
+                   else "Check your internet connection")
                 + ". It will be retried; if it keeps happening, try again later.",
             )
         return ServiceError(
