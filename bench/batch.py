@@ -59,6 +59,7 @@ def run_batch(folder, count: int, *extra_sandbox: str, wait: bool = True, timeou
                "--api-key", sandbox.api_key] + (["--wait"] if wait else [])
         result = c.run_measured(cmd, env=env, capture=True, timeout=timeout)
         stats = sandbox.stats()
+        stats["sandbox_cpu"] = sandbox.cpu_seconds()
     return files, data, result, stats
 
 
@@ -74,7 +75,9 @@ def run(quick: bool) -> list[c.Row]:
               f"{c.fmt_s(hashed.wall)} (integritas hash, same files)", f"{result.wall / hashed.wall:.1f}x",
               "< 60 s, 0 lost", c.verdict(ok)),
         c.Row("batch check (info)", detail),
-        c.Row("batch CPU (info)", f"CLI {result.cpu:.1f} s CPU, peak {c.fmt_mb(result.max_rss_kib)}",
+        c.Row("batch CPU (info)", f"CLI {result.cpu:.1f} s CPU, peak {c.fmt_mb(result.max_rss_kib)}; "
+              + (f"sandbox {stats['sandbox_cpu']:.1f} s CPU" if stats.get("sandbox_cpu") is not None
+                 else "sandbox CPU not measured"),
               f"{count / result.wall:.0f} files/s"),
     ]
 

@@ -207,6 +207,14 @@ class SandboxProcess:
         with urllib.request.urlopen(self.base_url + "/_sandbox/stats", timeout=10) as response:
             return json.loads(response.read())
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU the sandbox process used so far (Linux /proc), or None elsewhere."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 @contextlib.contextmanager
 def sandbox_process(*extra: str, block_time: float = 0.2) -> Iterator[SandboxProcess]:

@@ -268,6 +268,22 @@ class _StoreErrors:
         return False
 
 
+class _StoreWrite(_StoreErrors):
+    """One write under the History's lock. Threads of this process queue on a lock that wakes the
+    next writer as soon as it is free, instead of in SQLite's busy handler, which retries after
+    sleeps of 1-100 ms (the busy timeout still covers other processes on the same file)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> "_StoreWrite":
+        self.history._write_lock.acquire()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.history._write_lock.release()
+        return super().__exit__(exc_type, exc, tb)
+
+
 class History:
     """Thread-safe access to the history database (one connection per thread)."""
 
@@ -279,12 +295,17 @@ class History:
         self._connections_lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._guard = _StoreErrors(self)
+        self._write_lock = threading.Lock()
+        self._write_guard = _StoreWrite(self)
         with self._errors():
             self._migrate()
 
     # ---- connections ---------------------------------------------------------------------------
     def _errors(self) -> "_StoreErrors":
         return self._guard
+
+    def _writing(self) -> "_StoreWrite":
+        return self._write_guard
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -353,7 +374,7 @@ class History:
 
     # ---- writing -------------------------------------------------------------------------------
     def new_batch(self, kind: str) -> int:
-        with self._errors():
+        with self._writing():
             cur = self.db.execute(
                 "INSERT INTO batches (kind, created_at) VALUES (?, ?)", (kind, utc_now())
             )
@@ -366,7 +387,7 @@ class History:
             raise ValueError(f"unknown job kind {kind!r}")
         now = utc_now()
         ids: list[int] = []
-        with self._errors():
+        with self._writing():
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -403,7 +424,7 @@ class History:
                 value = json.dumps(value, separators=(",", ":"))
             values.append(value)
         assignments = ", ".join(f"{key} = ?" for key in changes)
-        with self._errors():
+        with self._writing():
             self.db.execute(
                 f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
                 (*values, utc_now(), job_id),
@@ -412,7 +433,7 @@ class History:
     def save_digest(self, job_id: int, digest: Any, state: str = "hashed") -> None:
         """Store a FileDigest (hashes and segment list) and move the job on, in one transaction."""
         raw_segments = b"".join(bytes.fromhex(s) for s in digest.segments)
-        with self._errors():
+        with self._writing():
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -445,7 +466,7 @@ class History:
                          get("transaction_id"), get("matched_hash")))
         if not rows:
             return
-        with self._errors():
+        with self._writing():
             self.db.executemany(
                 "INSERT OR IGNORE INTO records (job_id, block_number, block_date, txpow_id,"
                 " transaction_id, matched_hash) VALUES (?, ?, ?, ?, ?, ?)",
@@ -454,7 +475,7 @@ class History:
 
     def delete(self, job_ids: Iterable[int]) -> None:
         ids = list(job_ids)
-        with self._errors():
+        with self._writing():
             self.db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
 
     # ---- reading -------------------------------------------------------------------------------

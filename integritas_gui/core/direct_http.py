@@ -1,0 +1,138 @@
+"""Keep-alive HTTP/1.1 connections for the service's small JSON POSTs, straight on http.client.
+
+The three endpoints the app calls per file (stamp, check, verify) send and receive a few hundred
+bytes. Through httpx each costs ~0.75 ms of CPU here, through http.client ~0.16 ms (docs/benchmarks.md);
+in a batch of thousands of files that CPU, held under the GIL, is most of the client's work. The
+client uses this pool when httpx itself would connect directly (no proxy from the environment, no
+injected transport) and keeps httpx for proxies and report downloads. Failures are raised as the
+matching httpx exceptions, so the caller's retry rules see one vocabulary for both paths.
+"""
+
+from __future__ import annotations
+
+import http.client
+import select
+import socket
+import ssl
+import threading
+from email.message import Message
+
+import httpx
+
+
+class DirectReply:
+    """The parts of an answer the client reads: status, headers (case-insensitive), body."""
+
+    __slots__ = ("status_code", "headers", "content")
+
+    def __init__(self, status_code: int, headers: Message, content: bytes):
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+
+
+class DirectJsonPool:
+    """Idle connections to one origin, reused while the server keeps them open.
+
+    Callers bound the number of requests in flight (the client's slots); this pool keeps at most
+    ``max_idle`` connections open between requests.
+    """
+
+    def __init__(self, url: httpx.URL, *, connect_timeout: float, max_idle: int,
+                 ssl_context: ssl.SSLContext | None = None):
+        self._https = url.scheme == "https"
+        self._host = url.host
+        self._port = url.port or (443 if self._https else 80)
+        self._connect_timeout = connect_timeout
+        self._max_idle = max(1, max_idle)
+        self._ssl_context = ssl_context if self._https else None
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def idle_connections(self) -> int:
+        return len(self._idle)
+
+    def post(self, target: str, body: bytes, headers: dict[str, str], timeout: float) -> DirectReply:
+        """POST ``body`` to ``target`` (path and query); raises httpx.TransportError subclasses."""
+        conn = self._take() or self._connect()
+        try:
+            conn.sock.settimeout(timeout)
+            conn.request("POST", target, body=body, headers=headers)
+            response = conn.getresponse()
+            content = response.read()
+        except socket.timeout:
+            conn.close()
+            raise httpx.ReadTimeout("The service did not answer in time.") from None
+        except http.client.HTTPException as exc:
+            conn.close()
+            raise httpx.RemoteProtocolError(f"The service broke off the answer ({type(exc).__name__}).") from None
+        except OSError as exc:
+            conn.close()
+            raise httpx.ReadError(f"The connection failed ({exc.__class__.__name__}).") from None
+        reply = DirectReply(response.status, response.msg, content)
+        if response.will_close or conn.sock is None:
+            conn.close()
+        else:
+            self._give_back(conn)
+        return reply
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._https:
+            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self._connect_timeout,
+                                               context=self._ssl_context)
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._connect_timeout)
+        try:
+            conn.connect()
+        except socket.timeout:
+            conn.close()
+            raise httpx.ConnectTimeout("Connecting to the service timed out.") from None
+        except OSError as exc:  # refused, unreachable, name not found, TLS handshake or certificate
+            conn.close()
+            raise httpx.ConnectError(f"Could not connect ({exc.__class__.__name__}).") from None
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn
+
+    def _take(self) -> http.client.HTTPConnection | None:
+        """An idle connection the server has not closed meanwhile, or None."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                conn = self._idle.pop()
+            if conn.sock is not None and not _closed_by_peer(conn.sock):
+                return conn
+            conn.close()
+
+    def _give_back(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if not self._closed and len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """An idle keep-alive socket that is readable has been closed (or sent junk): do not reuse it."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
