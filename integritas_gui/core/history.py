@@ -18,8 +18,9 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -143,10 +144,20 @@ def _migration_2(db: sqlite3.Connection) -> None:
             raise
 
 
+_utc_second: tuple[int, str] = (-1, "")  # the last whole second formatted, shared by all threads
+
+
 def utc_now() -> str:
-    """Now as ISO-8601 UTC with milliseconds, e.g. 2026-11-23T09:41:07.123Z (sorts as text)."""
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    """Now as ISO-8601 UTC with milliseconds, e.g. 2026-11-23T09:41:07.123Z (sorts as text).
+    Every state change stamps one; the date and time part is formatted once per second."""
+    global _utc_second
+    now_ns = time.time_ns()
+    second, millis = divmod(now_ns // 1_000_000, 1000)
+    cached_second, text = _utc_second
+    if cached_second != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _utc_second = (second, text)
+    return f"{text}.{millis:03d}Z"
 
 
 @dataclass(frozen=True)

@@ -113,3 +113,23 @@ def test_a_database_locked_by_another_process_gives_a_plain_message(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_utc_now_is_iso_utc_with_milliseconds_and_agrees_with_the_clock():
+    import re
+    import time
+    from datetime import datetime, timezone
+
+    from integritas_gui.core.history import utc_now
+
+    stamps = []
+    for _ in range(3):  # across a second boundary the cached date part must move on
+        before = datetime.now(timezone.utc)
+        stamp = utc_now()
+        after = datetime.now(timezone.utc)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
+        parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= parsed <= after
+        stamps.append(stamp)
+        time.sleep(0.6)
+    assert stamps == sorted(stamps) and stamps[0][:19] != stamps[-1][:19]
