@@ -191,57 +191,58 @@ class QueueModel(QAbstractTableModel):
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        # A paint asks each visible cell for seven roles, each a call into Python that must win the
+        # GIL from busy workers: roles the queue never answers return before touching the index.
+        answer = _ROLE_ANSWERS.get(role)
+        if answer is None or not index.isValid():
             return None
-        row = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == NAME:
-                return row.name or (st.tr("Hash ") + (row.sha3_256 or "")[:12])
-            if column == ACTION:
-                return st.kind_text(row.kind)
-            if column == SIZE:
-                known = row.bytes_total or row.state not in ("failed", "cancelled")
-                return st.human_size(row.bytes_total) if row.path and known else ""
-            if column == PROGRESS:
-                return None
-            if column == HASH:
-                return row.sha3_256[:12] + "\u2026" if row.sha3_256 else ""
-            if column == STATUS:
-                return row.status()
-            if column == BLOCK:
-                return st.block_text(row.block_number)
-        elif role == Qt.ItemDataRole.ToolTipRole:
-            if column == NAME:
-                return row.path or row.sha3_256
-            if column == HASH:
-                return row.sha3_256
-            if column == STATUS:
-                return row.status()
-            if column == SIZE and row.bytes_total:
-                return st.tr("{count} bytes").format(count=f"{row.bytes_total:,}")
-        elif role == Qt.ItemDataRole.DecorationRole:
-            if column == PROGRESS:
-                progress = row.progress()
-                return self._progress_pixmap(progress) if progress >= 0 else None
-        elif role == Qt.ItemDataRole.ForegroundRole:
-            if column == STATUS and row.state == "failed":
-                return theme.tone("bad").accent  # with the cross symbol: never colour alone
-        elif role == Qt.ItemDataRole.TextAlignmentRole:
-            if column in (SIZE, BLOCK):
-                return _ALIGN_RIGHT
-        elif role == JOB_ID_ROLE:
-            return row.job_id
-        elif role == PROGRESS_ROLE:
-            return row.progress()
-        elif role == STATE_ROLE:
-            return row.state
-        elif role == OUTCOME_ROLE:
-            return row.outcome
-        elif role == Qt.ItemDataRole.AccessibleTextRole:
-            if column == PROGRESS:
-                progress = row.progress()
-                return f"{progress}%" if progress >= 0 else ""
+        return answer(self, self._rows[index.row()], index.column())
+
+    def _display(self, row: QueueRow, column: int):
+        if column == NAME:
+            return row.name or (st.tr("Hash ") + (row.sha3_256 or "")[:12])
+        if column == ACTION:
+            return st.kind_text(row.kind)
+        if column == SIZE:
+            known = row.bytes_total or row.state not in ("failed", "cancelled")
+            return st.human_size(row.bytes_total) if row.path and known else ""
+        if column == HASH:
+            return row.sha3_256[:12] + "\u2026" if row.sha3_256 else ""
+        if column == STATUS:
+            return row.status()
+        if column == BLOCK:
+            return st.block_text(row.block_number)
+        return None
+
+    def _tooltip(self, row: QueueRow, column: int):
+        if column == NAME:
+            return row.path or row.sha3_256
+        if column == HASH:
+            return row.sha3_256
+        if column == STATUS:
+            return row.status()
+        if column == SIZE and row.bytes_total:
+            return st.tr("{count} bytes").format(count=f"{row.bytes_total:,}")
+        return None
+
+    def _decoration(self, row: QueueRow, column: int):
+        if column == PROGRESS:
+            progress = row.progress()
+            return self._progress_pixmap(progress) if progress >= 0 else None
+        return None
+
+    def _foreground(self, row: QueueRow, column: int):
+        if column == STATUS and row.state == "failed":
+            return theme.tone("bad").accent  # with the cross symbol: never colour alone
+        return None
+
+    def _alignment(self, row: QueueRow, column: int):
+        return _ALIGN_RIGHT if column in (SIZE, BLOCK) else None
+
+    def _accessible(self, row: QueueRow, column: int):
+        if column == PROGRESS:
+            progress = row.progress()
+            return f"{progress}%" if progress >= 0 else ""
         return None
 
     def set_progress_size(self, size: QSize) -> None:
@@ -458,3 +459,17 @@ def _runs(positions: list[int], gap: int, most: int) -> list[tuple[int, int]]:
             return [(start, min(start + _RUN_SLICE_ROWS - 1, last))
                     for first, last in runs for start in range(first, last + 1, _RUN_SLICE_ROWS)]
         gap *= 2
+
+
+_ROLE_ANSWERS = {
+    Qt.ItemDataRole.DisplayRole: QueueModel._display,
+    Qt.ItemDataRole.ToolTipRole: QueueModel._tooltip,
+    Qt.ItemDataRole.DecorationRole: QueueModel._decoration,
+    Qt.ItemDataRole.ForegroundRole: QueueModel._foreground,
+    Qt.ItemDataRole.TextAlignmentRole: QueueModel._alignment,
+    Qt.ItemDataRole.AccessibleTextRole: QueueModel._accessible,
+    JOB_ID_ROLE: lambda model, row, column: row.job_id,
+    PROGRESS_ROLE: lambda model, row, column: row.progress(),
+    STATE_ROLE: lambda model, row, column: row.state,
+    OUTCOME_ROLE: lambda model, row, column: row.outcome,
+}
