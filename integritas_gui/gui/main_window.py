@@ -225,14 +225,16 @@ class MainWindow(QMainWindow):
         self._ticker.start()
         self._refresh_totals()
         self._update_actions()
-        QApplication.instance().installEventFilter(self)  # follows the desktop's light/dark switch
         self.resize(1400, 860)
         freeze_startup_objects()
 
-    def eventFilter(self, watched, event) -> bool:
-        if event.type() == QEvent.Type.ApplicationPaletteChange and watched is QApplication.instance():
+    def changeEvent(self, event) -> None:
+        # The desktop's light/dark switch reaches every widget as a PaletteChange. (Not an event
+        # filter on the application: that would put a Python call, and a wait for the GIL, in front
+        # of every event the GUI thread handles.)
+        if event.type() == QEvent.Type.PaletteChange:
             self.restyle()
-        return False
+        super().changeEvent(event)
 
     def restyle(self) -> None:
         """Re-derive the semantic colours (banners) from the current palette."""
