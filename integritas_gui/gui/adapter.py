@@ -12,7 +12,6 @@ its result *or* its error back on the GUI thread.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import sys
@@ -26,7 +25,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_MS = 100
-MAX_BATCH = 1000  # updates handed over at once; a backlog drains in further short steps
+MAX_BATCH = 250  # updates handed over at once; a backlog drains in further short steps
 
 
 class EngineBridge(QObject):
@@ -39,19 +38,12 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self.max_batch = max_batch
         self._stopped = False
-        self._lock = threading.RLock()  # re-entrant: a paint may happen inside a paint's caller
+        self._lock = threading.Lock()
         self._pending: dict[int, Any] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.flush)
         self._timer.start()
-
-    @contextlib.contextmanager
-    def holding_updates(self):
-        """While the GUI thread paints, engine threads that report an update wait here (without
-        the GIL) instead of competing for it with every Python call the paint makes."""
-        with self._lock:
-            yield
 
     def attach(self, engine: Any) -> None:
         engine.subscribe(self.receive)

@@ -13,7 +13,6 @@ import shutil
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
@@ -35,7 +34,7 @@ from integritas_gui.gui.adapter import EngineBridge, TaskRunner
 from integritas_gui.gui.detail_panel import DetailPanel
 from integritas_gui.gui.job_details import load_job_details
 from integritas_gui.gui.queue_model import (
-    ACTION, BLOCK, HASH, JOB_ID_ROLE, NAME, PROGRESS, SIZE, STATUS, QueueModel,
+    ACTION, BLOCK, HASH, NAME, PROGRESS, SIZE, STATUS, QueueModel,
 )
 
 log = logging.getLogger(__name__)
@@ -126,17 +125,32 @@ class TrialBanner(QFrame):
 
 
 class QueueView(QTableView):
-    """The queue table. Its paints hold the engine's updates back (see EngineBridge.holding_updates):
-    a paint makes one Python call per cell and role, each of which would otherwise wait for the GIL
-    behind the hash and network threads."""
+    """The queue table. It tells the model which rows it shows, so only those keep their pending
+    times ticking (the cells are held by Qt and painted without Python, see QueueModel)."""
 
-    def __init__(self, window: "MainWindow", parent=None):
+    def __init__(self, model: QueueModel, parent=None):
         super().__init__(parent)
-        self._window = window
+        self.setModel(model)
+        self._queue = model
+        self.verticalScrollBar().valueChanged.connect(self._visible_rows_changed)
+        model.rows_placed.connect(self._visible_rows_changed)
+        # The first call pays PySide's one-time set-up of the scroll area's types (~20 ms): at start-up,
+        # not when the first rows of a drop appear.
+        self._visible_rows_changed()
 
-    def paintEvent(self, event) -> None:
-        with self._window.bridge.holding_updates():
-            super().paintEvent(event)
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._visible_rows_changed()
+
+    def _visible_rows_changed(self, *args) -> None:
+        count = self._queue.rowCount()
+        first = self.rowAt(0)
+        last = self.rowAt(self.viewport().height() - 1)
+        if first < 0:
+            first = 0
+        if last < 0:
+            last = count - 1
+        self._queue.set_visible_rows(first, last)
 
 
 class EmptyQueue(QWidget):
@@ -240,6 +254,7 @@ class MainWindow(QMainWindow):
         """Re-derive the semantic colours (banners) from the current palette."""
         self.trial_banner.restyle()
         self.detail_panel.banner.restyle()
+        self.model.restyle()
 
     # ---- building ------------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -302,10 +317,9 @@ class MainWindow(QMainWindow):
         self.queue_stack = QStackedWidget(self.splitter)
         self.empty_queue = EmptyQueue(self)
         self.empty_queue.setParent(self.queue_stack)
-        self.queue_view = QueueView(self, self.queue_stack)
+        self.queue_view = QueueView(self.model, self.queue_stack)
         self.queue_view.setObjectName("queueView")
         self.queue_view.setAccessibleName(self.tr("Queue of files"))
-        self.queue_view.setModel(self.model)
         self.queue_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.queue_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -502,20 +516,10 @@ class MainWindow(QMainWindow):
         engine = self.services.engine
         send_details = bool(self.settings.send_file_details)
 
-        bridge = self.bridge
-
-        class YieldToPaints:
-            """The walk asks this before each entry: it waits (without the GIL) while the queue
-            paints, instead of competing with each of the paint's calls into the model."""
-
-            @staticmethod
-            def is_set() -> bool:
-                with bridge.holding_updates():
-                    return False
+        self._collector.start()  # a big drop allocates fast: no full collections meanwhile
 
         def queue() -> list[int]:
-            return engine.add_files(kind, paths, report=report, send_file_details=send_details,
-                                    cancel=YieldToPaints())
+            return engine.add_files(kind, paths, report=report, send_file_details=send_details)
 
         self.tasks.run(queue, on_done=self._added, on_error=self._background_error)
 
@@ -809,7 +813,7 @@ class MainWindow(QMainWindow):
 
     # ---- details -------------------------------------------------------------------------------
     def _current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
-        job_id = current.data(JOB_ID_ROLE) if current.isValid() else None
+        job_id = self.model.row(current.row()).job_id if current.isValid() else None
         self._details_job = job_id
         if job_id is None:
             self.detail_panel.set_details(None)
@@ -1076,8 +1080,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop timers and background work; quitting leaves unfinished jobs to resume next time."""
-        QApplication.instance().removeEventFilter(self)
         self._ticker.stop()
+        self._collector.stop()
         self.bridge.stop()
         self.tasks.wait(10000)
         if self.tray is not None:

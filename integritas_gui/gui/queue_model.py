@@ -1,8 +1,8 @@
 """The queue: one row per job, fed by batches of engine updates.
 
 Built for 10,000+ rows: updates arrive coalesced (see ``adapter.EngineBridge``), new rows are
-inserted in one ``beginInsertRows`` per batch, and changed rows are announced with a single
-``dataChanged`` over the range they span, never with a model reset.
+inserted in one ``insertRows`` per batch, the cells are held by Qt so paints never call Python, and
+changed rows are announced in a few ``dataChanged`` runs, never with a model reset.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QPainter, QPalette, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionProgressBar
 
 from integritas_gui.gui import status_text as st
@@ -23,13 +23,12 @@ from integritas_gui.gui import theme
 NAME, ACTION, SIZE, PROGRESS, HASH, STATUS, BLOCK = range(7)
 COLUMN_COUNT = 7
 
-JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2  # int 0..100, or -1 when no bar should show
-STATE_ROLE = Qt.ItemDataRole.UserRole + 3
-OUTCOME_ROLE = Qt.ItemDataRole.UserRole + 4
+JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 1  # on the Name cell
 
 # New rows are shown at most this often (the first ones at once); see QueueModel._insert_staged.
 INSERT_INTERVAL_MS = 500
+# Cells are written for the rows the view shows and this many more above and below.
+VISIBLE_MARGIN_ROWS = 10
 
 # Changed rows closer than this are announced as one range (fewer signals, barely more repaint).
 _CHANGED_RUN_GAP = 4
@@ -75,7 +74,7 @@ class QueueRow:
     __slots__ = (
         "job_id", "kind", "path", "name", "state", "bytes_done", "bytes_total", "sha3_256",
         "outcome", "error", "block_number", "block_date", "pending_since", "contribution",
-        "in_batch",
+        "in_batch", "shown",
     )
 
     def __init__(self, job_id: int, kind: str, path: str | None):
@@ -94,6 +93,7 @@ class QueueRow:
         self.pending_since: float | None = None
         self.contribution = (0, 0)  # (bytes hashed, bytes to hash) counted in the overall bar
         self.in_batch = True  # part of the hashing batch the overall progress bar measures
+        self.shown: tuple | None = None  # what the row's cells show (QueueModel._write)
 
     def merge(self, update: Any) -> None:
         """Take the newest values from a JobUpdate; fields it leaves empty keep what we knew."""
@@ -147,13 +147,20 @@ class QueueRow:
         )
 
 
-class QueueModel(QAbstractTableModel):
-    """Rows appear when the engine first reports a job; removed rows never come back."""
+class QueueModel(QStandardItemModel):
+    """Rows appear when the engine first reports a job; removed rows never come back.
+
+    The cells live in Qt (one QStandardItem per cell), so a paint reads them in C++ without calling
+    Python: with a Python ``data()`` every cell and role of a repaint (~1,100 calls) waits for the
+    GIL behind the hash and network threads. A QueueRow keeps the job's state; ``QueueRow.shown``
+    holds what its cells show, and only cells whose value changed are written.
+    """
 
     totals_changed = Signal()
+    rows_placed = Signal()  # rows were added or removed and their cells are written
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(0, COLUMN_COUNT, parent)
         self._rows: list[QueueRow] = []
         self._index: dict[int, int] = {}
         self._dismissed: set[int] = set()
@@ -163,114 +170,108 @@ class QueueModel(QAbstractTableModel):
         self.confirmed_since_idle = 0  # stamps confirmed since the last time no stamp was active
         self._batch: list[int] = []  # job ids counted in hash_done / hash_total
         self._batch_waiting = 0  # rows of the batch still queued or hashing
-        self._staged: list[QueueRow] = []  # new rows counted in the totals, shown at the next insert
-        self._staged_index: dict[int, int] = {}
+        self._staged: dict[int, QueueRow] = {}  # job id -> new row counted in the totals, not shown yet
         self._last_insert = 0.0
         self._insert_timer = QTimer(self)
         self._insert_timer.setSingleShot(True)
-        self._insert_timer.setInterval(INSERT_INTERVAL_MS)
         self._insert_timer.timeout.connect(self._insert_staged)
         self.progress_size = QSize(64, 16)  # the view sets its icon size to the same
         self._bars: dict[int, QPixmap] = {}  # percent -> progress bar for the palette and size
         self._bars_key: tuple | None = None
-        self._headers = [
+        self._visible = (0, -1)  # rows the view shows: the ones whose elapsed time is kept current
+        self._placing = False  # rows are inserted but their cells not written yet
+        self.setHorizontalHeaderLabels([
             self.tr("Name"), self.tr("Action"), self.tr("Size"), self.tr("Progress"),
             self.tr("Hash"), self.tr("Status"), self.tr("Block"),
-        ]
+        ])
+        prototype = QStandardItem()  # what every cell starts as
+        prototype.setFlags(Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled)
+        self.setItemPrototype(prototype)
 
-    # ---- Qt model API --------------------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
+    # ---- cells -----------------------------------------------------------------------------------
+    def _write(self, row: QueueRow, position: int, now: float) -> bool:
+        """Write the cells of ``row`` whose value changed (a new row: those with a value); True
+        when any did. Written through the model (never through QStandardItem objects held in
+        Python: Shiboken would keep each one's wrapper, and a removed row would leave it dangling)."""
+        cells = _cells(row, now)
+        old = row.shown
+        if cells == old:
+            return False
+        indexes: dict[int, QModelIndex] = {}
+        for slot, value in enumerate(cells):
+            if old is None:
+                if value is None or value is False or value == "":
+                    continue
+            elif value == old[slot]:
+                continue
+            column = _SLOT_COLUMNS[slot]
+            index = indexes.get(column)
+            if index is None:
+                index = indexes[column] = self.index(position, column)
+            _WRITERS[slot](self, index, value)
+        row.shown = cells
+        return True
 
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else COLUMN_COUNT
+    def _window(self) -> tuple[int, int]:
+        first, last = self._visible
+        return max(0, first - VISIBLE_MARGIN_ROWS), min(len(self._rows) - 1, last + VISIBLE_MARGIN_ROWS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self._headers[section]
-        return None
+    def _refresh(self, positions: Iterable[int]) -> list[int]:
+        """Rewrite the cells of those of these rows the view shows, without a signal per cell;
+        returns the rows that changed (the caller announces them in runs). Rows out of view keep
+        their old cells until they come into view (``_show_window``)."""
+        low, high = self._window()
+        now = time.monotonic()
+        changed = []
+        blocked = self.blockSignals(True)
+        try:
+            for position in positions:
+                if low <= position <= high and self._write(self._rows[position], position, now):
+                    changed.append(position)
+        finally:
+            self.blockSignals(blocked)
+        return changed
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        # A paint asks each visible cell for seven roles, each a call into Python that must win the
-        # GIL from busy workers: roles the queue never answers return before touching the index.
-        answer = _ROLE_ANSWERS.get(role)
-        if answer is None or not index.isValid():
-            return None
-        return answer(self, self._rows[index.row()], index.column())
+    def _show_window(self) -> None:
+        low, high = self._window()
+        self._announce(self._refresh(range(low, high + 1)))
 
-    def _display(self, row: QueueRow, column: int):
-        if column == NAME:
-            return row.name or (st.tr("Hash ") + (row.sha3_256 or "")[:12])
-        if column == ACTION:
-            return st.kind_text(row.kind)
-        if column == SIZE:
-            known = row.bytes_total or row.state not in ("failed", "cancelled")
-            return st.human_size(row.bytes_total) if row.path and known else ""
-        if column == HASH:
-            return row.sha3_256[:12] + "\u2026" if row.sha3_256 else ""
-        if column == STATUS:
-            return row.status()
-        if column == BLOCK:
-            return st.block_text(row.block_number)
-        return None
+    def _announce(self, positions: list[int], first_column: int = 0,
+                  last_column: int = COLUMN_COUNT - 1) -> None:
+        # One dataChanged per run of nearby rows, not one over first..last: the view repaints only
+        # what it shows of each range, and a range spanning the table would repaint all of it.
+        for first, last in _runs(positions, _CHANGED_RUN_GAP, _MAX_CHANGED_RUNS):
+            self.dataChanged.emit(self.index(first, first_column), self.index(last, last_column))
 
-    def _tooltip(self, row: QueueRow, column: int):
-        if column == NAME:
-            return row.path or row.sha3_256
-        if column == HASH:
-            return row.sha3_256
-        if column == STATUS:
-            return row.status()
-        if column == SIZE and row.bytes_total:
-            return st.tr("{count} bytes").format(count=f"{row.bytes_total:,}")
-        return None
-
-    def _decoration(self, row: QueueRow, column: int):
-        if column == PROGRESS:
-            progress = row.progress()
-            return self._progress_pixmap(progress) if progress >= 0 else None
-        return None
-
-    def _foreground(self, row: QueueRow, column: int):
-        if column == STATUS and row.state == "failed":
-            return theme.tone("bad").accent  # with the cross symbol: never colour alone
-        return None
-
-    def _alignment(self, row: QueueRow, column: int):
-        return _ALIGN_RIGHT if column in (SIZE, BLOCK) else None
-
-    def _accessible(self, row: QueueRow, column: int):
-        if column == PROGRESS:
-            progress = row.progress()
-            return f"{progress}%" if progress >= 0 else ""
-        return None
+    def _progress_pixmap(self, percent: int) -> QPixmap:
+        pixmap = self._bars.get(percent)
+        if pixmap is None:
+            palette = QGuiApplication.palette()
+            screen = QGuiApplication.primaryScreen()
+            ratio = screen.devicePixelRatio() if screen is not None else 1.0
+            self._bars_key = (palette.cacheKey(), ratio)
+            pixmap = self._bars[percent] = progress_pixmap(percent, self.progress_size, palette, ratio)
+        return pixmap
 
     def set_progress_size(self, size: QSize) -> None:
         if size != self.progress_size:
             self.progress_size = QSize(size)
-            self._bars = {}
-            if self._rows:
-                self.dataChanged.emit(self.index(0, PROGRESS), self.index(len(self._rows) - 1, PROGRESS))
+            self.restyle()
 
-    def _progress_pixmap(self, percent: int) -> QPixmap:
-        palette = QGuiApplication.palette()
-        screen = QGuiApplication.primaryScreen()
-        ratio = screen.devicePixelRatio() if screen is not None else 1.0
-        key = (palette.cacheKey(), ratio)
-        if key != self._bars_key:  # light/dark switch or another scale: draw the bars again
-            self._bars = {}
-            self._bars_key = key
-        pixmap = self._bars.get(percent)
-        if pixmap is None:
-            pixmap = self._bars[percent] = progress_pixmap(percent, self.progress_size, palette, ratio)
-        return pixmap
+    def restyle(self) -> None:
+        """Draw the palette-dependent cells again (progress bars, the failed colour)."""
+        self._bars = {}
+        self._bars_key = None
+        for row in self._rows:
+            if row.shown is not None:
+                row.shown = _BLANK
+        self._show_window()
 
     # ---- feeding -------------------------------------------------------------------------------
     def apply_updates(self, updates: Iterable[Any]) -> None:
-        """Merge a batch of JobUpdates: one insert for new jobs, one dataChanged for the rest."""
-        new_rows = self._staged
-        new_index = self._staged_index
-        staged_before = len(new_rows)
+        """Merge a batch of JobUpdates: new jobs are staged for one insert, changed rows rewritten."""
+        staged = self._staged
+        staged_before = len(staged)
         changed: set[int] = set()
         for update in updates:
             job_id = update.job_id
@@ -281,50 +282,54 @@ class QueueModel(QAbstractTableModel):
                 self._merge(self._rows[position], update)
                 changed.add(position)
                 continue
-            pending = new_index.get(job_id)
-            if pending is not None:
-                self._merge(new_rows[pending], update)
+            waiting = staged.get(job_id)
+            if waiting is not None:
+                self._merge(waiting, update)
                 continue
             row = QueueRow(job_id, update.kind, update.path)
             self.state_counts[(row.kind, row.state)] += 1
             self._batch.append(job_id)
             self._batch_waiting += 1
             self._merge(row, update)
-            new_index[job_id] = len(new_rows)
-            new_rows.append(row)
-        # One dataChanged per run of nearby rows, not one over first..last: the view repaints only
-        # what it shows of each range, and a range spanning the table would repaint all of it.
-        for first, last in _runs(sorted(changed), _CHANGED_RUN_GAP, _MAX_CHANGED_RUNS):
-            self.dataChanged.emit(self.index(first, 0), self.index(last, COLUMN_COUNT - 1))
-        if new_rows:
+            staged[job_id] = row
+        if changed:
+            self._announce(self._refresh(sorted(changed)))
+        added = len(staged) > staged_before
+        if staged:
             if time.monotonic() - self._last_insert >= INSERT_INTERVAL_MS / 1000:
                 self._insert_staged()
-                new_rows = ()
             elif not self._insert_timer.isActive():
-                self._insert_timer.start()
-        if changed or len(new_rows) > staged_before:
+                self._insert_timer.start(INSERT_INTERVAL_MS)
+        if changed or added:
             self._close_batch_if_hashed()
             self.totals_changed.emit()
 
     def _insert_staged(self) -> None:
-        """Show the staged new rows. Each insertion makes QTableView repaint every visible row (each
-        cell a Python call that has to win the GIL from busy workers), so a big drop appears in a
-        few steps at most INSERT_INTERVAL_MS apart, not in one step per update batch."""
+        """Show the staged new rows. A big drop appears in a few inserts at most INSERT_INTERVAL_MS
+        apart, each one rowsInserted for the view (blank rows: only those in view get cells)."""
         self._insert_timer.stop()
-        rows = self._staged
+        rows = list(self._staged.values())
         if not rows:
             return
-        self._staged = []
-        self._staged_index = {}
+        self._staged = {}
         self._last_insert = time.monotonic()
+        self._append(rows)
+        self._close_batch_if_hashed()
+        self.totals_changed.emit()
+
+    def _append(self, rows: list[QueueRow]) -> None:
         start = len(self._rows)
-        self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)
         self._rows.extend(rows)
         for offset, row in enumerate(rows):
             self._index[row.job_id] = start + offset
-        self.endInsertRows()
-        self._close_batch_if_hashed()
-        self.totals_changed.emit()
+            row.shown = None
+        self._placing = True
+        try:
+            self.insertRows(start, len(rows))  # one rowsInserted; cells are written before any paint
+        finally:
+            self._placing = False
+        self._show_window()
+        self.rows_placed.emit()
 
     def _merge(self, row: QueueRow, update: Any) -> None:
         old_state = row.state
@@ -354,21 +359,24 @@ class QueueModel(QAbstractTableModel):
             return
         for job_id in self._batch:
             position = self._index.get(job_id)
-            staged = self._staged_index.get(job_id)
-            if position is not None or staged is not None:
-                row = self._rows[position] if position is not None else self._staged[staged]
+            row = self._rows[position] if position is not None else self._staged.get(job_id)
+            if row is not None:
                 row.in_batch = False
                 row.contribution = (0, 0)
         self._batch = []
         self.hash_done = self.hash_total = 0
 
+    def set_visible_rows(self, first: int, last: int) -> None:
+        """The rows the view shows (after a scroll, resize, insert or removal): rows coming into
+        view get their cells, and tick_pending keeps their elapsed times current."""
+        self._visible = (first, last)
+        if not self._placing:  # the view may resize while rows are being inserted
+            self._show_window()
+
     def tick_pending(self) -> None:
-        """Refresh the elapsed time shown on pending rows (called about once a second)."""
-        if not self.count_in(("pending",)):
-            return
-        rows = [i for i, row in enumerate(self._rows) if row.state == "pending"]
-        for first, last in _runs(rows, _CHANGED_RUN_GAP, _MAX_CHANGED_RUNS):
-            self.dataChanged.emit(self.index(first, STATUS), self.index(last, STATUS))
+        """Refresh the elapsed time shown on pending rows in view (about once a second)."""
+        if self.count_in(("pending",)):
+            self._show_window()
 
     # ---- reading -------------------------------------------------------------------------------
     def row(self, position: int) -> QueueRow:
@@ -377,13 +385,12 @@ class QueueModel(QAbstractTableModel):
     def row_for_job(self, job_id: int) -> QueueRow | None:
         position = self._index.get(job_id)
         if position is None:
-            staged = self._staged_index.get(job_id)
-            return None if staged is None else self._staged[staged]
+            return self._staged.get(job_id)
         return self._rows[position]
 
     def position_of(self, job_id: int) -> int | None:
         """The job's row; a row still staged is shown now (it is about to be selected)."""
-        if job_id in self._staged_index:
+        if job_id in self._staged:
             self._insert_staged()
         return self._index.get(job_id)
 
@@ -413,15 +420,16 @@ class QueueModel(QAbstractTableModel):
         for position in positions:
             self._forget(self._rows[position])
         if len(ranges) > _MAX_REMOVE_RANGES:
-            keep = set(range(len(self._rows))) - set(positions)
-            self.beginResetModel()
-            self._rows = [self._rows[i] for i in sorted(keep)]
-            self.endResetModel()
+            removed = set(positions)
+            kept = [row for position, row in enumerate(self._rows) if position not in removed]
+            self.removeRows(0, len(self._rows))
+            self._rows = []
+            self._append(kept)
         else:
             for start, end in reversed(ranges):
-                self.beginRemoveRows(QModelIndex(), start, end)
+                self.removeRows(start, end - start + 1)
                 del self._rows[start:end + 1]
-                self.endRemoveRows()
+            self.rows_placed.emit()
         self._index = {row.job_id: i for i, row in enumerate(self._rows)}
         self._batch = [j for j in self._batch if j not in job_ids]
         self._close_batch_if_hashed()
@@ -445,6 +453,71 @@ class QueueModel(QAbstractTableModel):
         return [r.job_id for r in self._rows if r.state in wanted]
 
 
+def _cells(row: QueueRow, now: float) -> tuple:
+    """What the row shows, one value per entry of _SLOT_COLUMNS."""
+    size_known = row.bytes_total or row.state not in ("failed", "cancelled")
+    return (
+        row.job_id,
+        row.name or (st.tr("Hash ") + (row.sha3_256 or "")[:12]),
+        row.path or row.sha3_256,
+        st.kind_text(row.kind),
+        st.human_size(row.bytes_total) if row.path and size_known else "",
+        st.tr("{count} bytes").format(count=f"{row.bytes_total:,}") if row.bytes_total else None,
+        row.progress(),
+        row.sha3_256[:12] + "\u2026" if row.sha3_256 else "",
+        row.sha3_256,
+        row.status(now),
+        row.state == "failed",
+        st.block_text(row.block_number),
+    )
+
+
+# Roles as plain values: reading a member of a Qt enum class costs about a microsecond each time.
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_ACCESSIBLE = Qt.ItemDataRole.AccessibleTextRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole
+
+
+def _set(role: Qt.ItemDataRole):
+    return lambda model, index, value: model.setData(index, value, role)
+
+
+def _set_right_aligned(model: QueueModel, index: QModelIndex, value: str) -> None:
+    model.setData(index, value, _DISPLAY)
+    model.setData(index, _ALIGN_RIGHT, _ALIGNMENT)
+
+
+def _set_progress(model: QueueModel, index: QModelIndex, percent: int) -> None:
+    model.setData(index, model._progress_pixmap(percent) if percent >= 0 else None, _DECORATION)
+    model.setData(index, f"{percent}%" if percent >= 0 else "", _ACCESSIBLE)
+
+
+def _set_status(model: QueueModel, index: QModelIndex, text: str) -> None:
+    model.setData(index, text, _DISPLAY)
+    model.setData(index, text, _TOOLTIP)
+
+
+def _set_failed(model: QueueModel, index: QModelIndex, failed: bool) -> None:
+    # With the cross symbol in the text: never colour alone.
+    model.setData(index, theme.tone("bad").accent if failed else None, _FOREGROUND)
+
+
+# (column, writer) per value of _cells, in the same order.
+_SLOTS = (
+    (NAME, _set(JOB_ID_ROLE)), (NAME, _set(_DISPLAY)), (NAME, _set(_TOOLTIP)), (ACTION, _set(_DISPLAY)),
+    (SIZE, _set_right_aligned), (SIZE, _set(_TOOLTIP)), (PROGRESS, _set_progress),
+    (HASH, _set(_DISPLAY)), (HASH, _set(_TOOLTIP)), (STATUS, _set_status), (STATUS, _set_failed),
+    (BLOCK, _set_right_aligned),
+)
+_SLOT_COLUMNS = tuple(column for column, _ in _SLOTS)
+_WRITERS = tuple(writer for _, writer in _SLOTS)
+# What a row shows before its first write; restyle() sets it so every cell is written again.
+_BLANK = (None,) * len(_SLOTS)
+
+
 def _runs(positions: list[int], gap: int, most: int) -> list[tuple[int, int]]:
     """Sorted positions as (first, last) runs of at most ``_RUN_SLICE_ROWS`` rows; positions at most
     ``gap`` apart share a run, and the gap widens until there are at most ``most`` runs."""
@@ -460,16 +533,3 @@ def _runs(positions: list[int], gap: int, most: int) -> list[tuple[int, int]]:
                     for first, last in runs for start in range(first, last + 1, _RUN_SLICE_ROWS)]
         gap *= 2
 
-
-_ROLE_ANSWERS = {
-    Qt.ItemDataRole.DisplayRole: QueueModel._display,
-    Qt.ItemDataRole.ToolTipRole: QueueModel._tooltip,
-    Qt.ItemDataRole.DecorationRole: QueueModel._decoration,
-    Qt.ItemDataRole.ForegroundRole: QueueModel._foreground,
-    Qt.ItemDataRole.TextAlignmentRole: QueueModel._alignment,
-    Qt.ItemDataRole.AccessibleTextRole: QueueModel._accessible,
-    JOB_ID_ROLE: lambda model, row, column: row.job_id,
-    PROGRESS_ROLE: lambda model, row, column: row.progress(),
-    STATE_ROLE: lambda model, row, column: row.state,
-    OUTCOME_ROLE: lambda model, row, column: row.outcome,
-}

@@ -25,8 +25,16 @@ OUTCOME_SYMBOLS = {
 }
 
 
+_translated: dict[str, str] = {}
+
+
 def tr(text: str) -> str:
-    return QCoreApplication.translate("status", text)
+    """The text in the user's language. The queue asks for the same few words thousands of times
+    a second and translators are installed once at start-up, so each answer is kept."""
+    found = _translated.get(text)
+    if found is None:
+        found = _translated[text] = QCoreApplication.translate("status", text)
+    return found
 
 
 def human_size(num_bytes: int | None) -> str:
