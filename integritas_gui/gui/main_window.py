@@ -880,7 +880,7 @@ class MainWindow(QMainWindow):
             for new_id in ids:
                 self._report_jobs[new_id] = job_id
             if ids:
-                QTimer.singleShot(150, lambda: self.select_job(ids[0]))
+                QTimer.singleShot(150, self, lambda: self.select_job(ids[0]))  # not after close
 
         self.tasks.run(ask, on_done=asked, on_error=self._background_error)
 
