@@ -142,6 +142,25 @@ def _recordable(item: Any) -> Any:
             "recorded in the history. Rename the file and try again."))
 
 
+BACKGROUND_NICE_STEP = 10  # how much nicer than the process the workers of a window run
+
+
+def run_in_background() -> None:
+    """Lower the calling thread's CPU priority below the rest of the process, where the OS keeps
+    one per thread (Linux: each thread has its own nice value; elsewhere nothing changes). A window
+    uses it for its workers: with the CPU saturated, the scheduler then favours the GUI thread, which
+    also wins the GIL more often when it wants it (the queued-drop stall, docs/benchmarks.md)."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + BACKGROUND_NICE_STEP)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), target)
+    except OSError:  # not permitted here: run at normal priority
+        log.debug("Could not lower a worker thread's priority", exc_info=True)
+
+
 class Engine:
     def __init__(
         self,
@@ -154,7 +173,10 @@ class Engine:
         reports_dir: str | os.PathLike | None = None,
         write_sidecar_receipts: bool = False,
         segment_size: int | None = None,
+        background_priority: bool = False,
     ):
+        """``background_priority``: the hash and network threads run at a lower CPU priority than
+        the rest of the process (a window's engine; see run_in_background)."""
         self.history = history
         self.client = client
         self.confirm = confirm
@@ -170,8 +192,9 @@ class Engine:
         self._seq = itertools.count()
         self._stopping = threading.Event()
         workers = network_workers or getattr(client, "concurrency", 8)
-        self._hash_pool = ThreadPoolExecutor(max(1, hash_workers), thread_name_prefix="hash")
-        self._net_pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="net")
+        start = run_in_background if background_priority else None
+        self._hash_pool = ThreadPoolExecutor(max(1, hash_workers), thread_name_prefix="hash", initializer=start)
+        self._net_pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="net", initializer=start)
         self._timer_wake = threading.Condition(threading.Lock())
         self._timer = threading.Thread(target=self._run_timer, name="scheduler", daemon=True)
         self._timer.start()

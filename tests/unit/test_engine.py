@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -236,3 +237,29 @@ def test_changed_ranges_covers_growth_shrink_and_edits():
     assert grown == [(2 * seg, seg)]
     shrunk = changed_ranges(seg, 3 * seg, [a, b, c], 2 * seg, [a, b])
     assert shrunk and shrunk[-1][0] == 2 * seg
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is a Linux feature")
+@pytest.mark.parametrize("background", [False, True])
+def test_a_windows_engine_runs_its_workers_at_background_priority(make_engine, tmp_path, background):
+    import os
+
+    from integritas_gui.core.engine import BACKGROUND_NICE_STEP
+
+    main_nice = os.getpriority(os.PRIO_PROCESS, os.getpid())
+    seen = {}
+    lock = threading.Lock()
+
+    def note(update):  # subscribers are called on the worker threads
+        name = threading.current_thread().name.split("_")[0]
+        with lock:
+            seen.setdefault(name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    engine, _ = make_engine(background_priority=background)
+    engine.subscribe(note)
+    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"background")])
+    assert engine.wait_idle(30)
+    assert {"hash", "net"} <= set(seen)
+    expected = min(19, main_nice + BACKGROUND_NICE_STEP) if background else main_nice
+    assert seen["hash"] == seen["net"] == expected
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_nice  # this thread untouched
