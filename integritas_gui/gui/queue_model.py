@@ -157,7 +157,7 @@ class QueueModel(QStandardItemModel):
     """
 
     totals_changed = Signal()
-    rows_placed = Signal()  # rows were added or removed and their cells are written
+    rows_placed = Signal()  # rows were added or removed and the rows in view have their cells
 
     def __init__(self, parent=None):
         super().__init__(0, COLUMN_COUNT, parent)
@@ -177,7 +177,6 @@ class QueueModel(QStandardItemModel):
         self._insert_timer.timeout.connect(self._insert_staged)
         self.progress_size = QSize(64, 16)  # the view sets its icon size to the same
         self._bars: dict[int, QPixmap] = {}  # percent -> progress bar for the palette and size
-        self._bars_key: tuple | None = None
         self._visible = (0, -1)  # rows the view shows: the ones whose elapsed time is kept current
         self._placing = False  # rows are inserted but their cells not written yet
         self.setHorizontalHeaderLabels([
@@ -249,7 +248,6 @@ class QueueModel(QStandardItemModel):
             palette = QGuiApplication.palette()
             screen = QGuiApplication.primaryScreen()
             ratio = screen.devicePixelRatio() if screen is not None else 1.0
-            self._bars_key = (palette.cacheKey(), ratio)
             pixmap = self._bars[percent] = progress_pixmap(percent, self.progress_size, palette, ratio)
         return pixmap
 
@@ -261,7 +259,6 @@ class QueueModel(QStandardItemModel):
     def restyle(self) -> None:
         """Draw the palette-dependent cells again (progress bars, the failed colour)."""
         self._bars = {}
-        self._bars_key = None
         for row in self._rows:
             if row.shown is not None:
                 row.shown = _BLANK
@@ -368,7 +365,10 @@ class QueueModel(QStandardItemModel):
 
     def set_visible_rows(self, first: int, last: int) -> None:
         """The rows the view shows (after a scroll, resize, insert or removal): rows coming into
-        view get their cells, and tick_pending keeps their elapsed times current."""
+        view get their cells, and tick_pending keeps their elapsed times current. Inserts and
+        removals write the rows in view themselves, so an unchanged range needs nothing."""
+        if (first, last) == self._visible:
+            return
         self._visible = (first, last)
         if not self._placing:  # the view may resize while rows are being inserted
             self._show_window()
@@ -429,6 +429,7 @@ class QueueModel(QStandardItemModel):
             for start, end in reversed(ranges):
                 self.removeRows(start, end - start + 1)
                 del self._rows[start:end + 1]
+            self._show_window()
             self.rows_placed.emit()
         self._index = {row.job_id: i for i, row in enumerate(self._rows)}
         self._batch = [j for j in self._batch if j not in job_ids]
