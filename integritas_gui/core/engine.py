@@ -16,6 +16,7 @@ import heapq
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -150,8 +151,6 @@ def run_in_background() -> None:
     one per thread (Linux: each thread has its own nice value; elsewhere nothing changes). A window
     uses it for its workers: with the CPU saturated, the scheduler then favours the GUI thread, which
     also wins the GIL more often when it wants it (the queued-drop stall, docs/benchmarks.md)."""
-    import sys
-
     if not sys.platform.startswith("linux"):
         return
     try:

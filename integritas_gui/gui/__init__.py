@@ -59,10 +59,6 @@ class BusyCollector:
         self._threshold: tuple[int, int, int] | None = None  # saved while busy
         self._idle_ticks = 0
 
-    @property
-    def busy(self) -> bool:
-        return self._threshold is not None
-
     def start(self) -> None:
         """Work is about to start (a drop): no full collections from now until idle."""
         import gc
@@ -73,7 +69,8 @@ class BusyCollector:
             gc.set_threshold(self._threshold[0], self._threshold[1], self.NO_FULL_COLLECTIONS)
 
     def stop(self) -> None:
-        """The window is closing: full collections back on (the frozen objects stay frozen)."""
+        """Full collections back on (idle again, or the window is closing); frozen objects stay
+        frozen."""
         import gc
 
         if self._threshold is not None:
@@ -90,8 +87,7 @@ class BusyCollector:
             return
         self._idle_ticks += 1
         if self._threshold is not None and self._idle_ticks >= self.IDLE_TICKS:
-            gc.set_threshold(*self._threshold)
-            self._threshold = None
+            self.stop()
             gc.unfreeze()
             gc.collect()
             gc.freeze()
