@@ -95,6 +95,7 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         if self._background:
+            # Not a module import: the window's start-up loads the engine on the core thread.
             from integritas_gui.core.engine import run_in_background
 
             run_in_background()
