@@ -6,6 +6,17 @@ import pytest
 
 from tests.sandbox_fixture import fast_client
 
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture
+def clean_proxy_env(monkeypatch):
+    """No proxy settings from the machine running the tests; returns monkeypatch to set some."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
 
 @pytest.fixture
 def make_client(sandbox):

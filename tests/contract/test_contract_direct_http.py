@@ -15,29 +15,19 @@ import pytest
 
 from integritas_gui.core.client import IntegritasClient, ServiceError
 from tests.contract.contract_helpers import new_hash
-from tests.contract.test_contract_transport import PROXY_VARIABLES
 from tests.sandbox_fixture import fast_client, wait_for_block
-
-
-@pytest.fixture
-def no_proxy_env(monkeypatch):
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    return monkeypatch
-
 
 # ---- which path --------------------------------------------------------------------------------
 
 
-def test_a_direct_connection_uses_the_light_path_and_a_proxy_keeps_httpx(no_proxy_env):
+def test_a_direct_connection_uses_the_light_path_and_a_proxy_keeps_httpx(clean_proxy_env):
     url = "https://integritas.example/core"
     with IntegritasClient(url, "k") as client:
         assert client._direct is not None
-    no_proxy_env.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    clean_proxy_env.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     with IntegritasClient(url, "k") as client:
         assert client._direct is None
-    no_proxy_env.setenv("NO_PROXY", "integritas.example")
+    clean_proxy_env.setenv("NO_PROXY", "integritas.example")
     with IntegritasClient(url, "k") as client:
         assert client._direct is not None  # the proxy is bypassed for this host, as httpx would
 
@@ -114,9 +104,9 @@ def tls_sandbox(sandbox, tmp_path):
 
 
 def test_https_through_the_direct_path_trusts_what_the_environment_trusts(tls_sandbox, sandbox,
-                                                                          no_proxy_env):
+                                                                          clean_proxy_env):
     url, cert = tls_sandbox
-    no_proxy_env.setenv("SSL_CERT_FILE", str(cert))
+    clean_proxy_env.setenv("SSL_CERT_FILE", str(cert))
     digest = new_hash()
     with fast_client(url, sandbox.api_key) as client:
         assert client._direct is not None
@@ -128,10 +118,10 @@ def test_https_through_the_direct_path_trusts_what_the_environment_trusts(tls_sa
     assert sandbox.stats()["anchored_hashes"] == 1
 
 
-def test_https_refuses_a_certificate_nobody_trusts(tls_sandbox, sandbox, no_proxy_env):
+def test_https_refuses_a_certificate_nobody_trusts(tls_sandbox, sandbox, clean_proxy_env):
     url, _ = tls_sandbox
-    no_proxy_env.delenv("SSL_CERT_FILE", raising=False)
-    no_proxy_env.delenv("SSL_CERT_DIR", raising=False)
+    clean_proxy_env.delenv("SSL_CERT_FILE", raising=False)
+    clean_proxy_env.delenv("SSL_CERT_DIR", raising=False)
     with fast_client(url, sandbox.api_key, max_retries=0) as client:
         with pytest.raises(ServiceError) as caught:
             client.stamp(new_hash())

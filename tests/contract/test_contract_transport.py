@@ -14,16 +14,6 @@ from integritas_gui.core.client import IntegritasClient, ServiceError
 from tests.contract.contract_helpers import RecordingTransport, new_hash, stats
 from tests.sandbox_fixture import fast_client, running_sandbox, wait_for_block
 
-PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
-
-
-@pytest.fixture
-def clean_proxy_env(monkeypatch):
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    return monkeypatch
-
 
 class RecordingProxy:
     """A loopback HTTP proxy that notes what it was asked and refuses to connect anywhere."""
