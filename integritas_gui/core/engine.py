@@ -190,6 +190,9 @@ class Engine:
         self._timed: list[tuple[float, int, int, str]] = []  # (due, seq, job_id, action)
         self._seq = itertools.count()
         self._stopping = threading.Event()
+        self._running = threading.Event()  # cleared while held (see hold)
+        self._running.set()
+        self._held_until = 0.0
         workers = network_workers or getattr(client, "concurrency", 8)
         start = run_in_background if background_priority else None
         self._hash_pool = ThreadPoolExecutor(max(1, hash_workers), thread_name_prefix="hash", initializer=start)
@@ -401,9 +404,36 @@ class Engine:
         with self._lock:
             return len(self._active)
 
+    # ---- holding ---------------------------------------------------------------------------------
+    def hold(self, seconds: float) -> None:
+        """Start no new step for up to ``seconds`` (sooner with ``release``); steps already running
+        go on. A window holds its engine while it shows a drop's first rows, so the hash and network
+        threads do not all start competing with the GUI thread for the GIL at that very moment."""
+        with self._lock:
+            self._held_until = max(self._held_until, time.monotonic() + seconds)
+            self._running.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._held_until = 0.0
+            self._running.set()
+
+    @property
+    def held(self) -> bool:
+        return not self._running.is_set() and time.monotonic() < self._held_until
+
+    def _wait_while_held(self) -> None:
+        while not self._running.is_set() and not self._stopping.is_set():
+            remaining = self._held_until - time.monotonic()
+            if remaining <= 0:
+                self.release()
+                return
+            self._running.wait(remaining)
+
     def shutdown(self, wait: bool = True) -> None:
         """Stop all work, leaving interrupted jobs resumable (their committed state is kept)."""
         self._stopping.set()
+        self._running.set()
         with self._lock:
             for active in self._active.values():
                 active.cancel.set()
@@ -428,6 +458,8 @@ class Engine:
                 self._idle.notify_all()
 
     def _guarded(self, job_id: int, step: Callable[[int], None]) -> None:
+        if not self._running.is_set():
+            self._wait_while_held()
         try:
             if not self._stopping.is_set():
                 step(job_id)

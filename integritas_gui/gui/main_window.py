@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 KINDS = ("stamp", "verify", "check")
 THROUGHPUT_WINDOW_S = 5.0
+# A drop holds the engine until its first rows are painted (see add_paths), at most this long.
+FIRST_ROWS_HOLD_S = 0.5
+RELEASE_AFTER_ROWS_MS = 30  # the paint of the placed rows comes first
 REPORT_DIR_KEY = "last_report_dir"
 OPEN_DIR_KEY = "last_open_dir"
 
@@ -232,6 +235,8 @@ class MainWindow(QMainWindow):
         self.model.rowsInserted.connect(self._rows_changed)
         self.model.rowsRemoved.connect(self._rows_changed)
         self.model.modelReset.connect(self._rows_changed)
+        self.model.rows_placed.connect(self._rows_placed)
+        self._release_after_rows = False
         self._collector = BusyCollector()
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
@@ -517,13 +522,36 @@ class MainWindow(QMainWindow):
         send_details = bool(self.settings.send_file_details)
 
         self._collector.start()  # a big drop allocates fast: no full collections meanwhile
+        # The drop's first rows are shown before the workers start: drawing the table for the first
+        # time while the walk, two hash and eight network threads all start would stall the window.
+        engine.hold(FIRST_ROWS_HOLD_S)
+        self._release_after_rows = True
 
         def queue() -> list[int]:
             return engine.add_files(kind, paths, report=report, send_file_details=send_details)
 
-        self.tasks.run(queue, on_done=self._added, on_error=self._background_error)
+        def failed(exc: BaseException) -> None:  # the walk failed: no rows to wait for
+            self._stop_holding()
+            self._background_error(exc)
+
+        self.tasks.run(queue, on_done=self._added, on_error=failed)
+
+    def _rows_placed(self) -> None:
+        if self._release_after_rows:
+            self._release_after_rows = False
+            QTimer.singleShot(RELEASE_AFTER_ROWS_MS, self, self._release_engine)
+
+    def _release_engine(self) -> None:
+        self.services.engine.release()
+
+    def _stop_holding(self) -> None:
+        if self._release_after_rows:
+            self._release_after_rows = False
+            self._release_engine()
 
     def _added(self, job_ids: list[int]) -> None:
+        if all(self.model.row_for_job(job_id) is not None for job_id in job_ids):
+            self._stop_holding()  # no new row to wait for: an empty folder, files already queued
         if len(job_ids) > 1:
             self.statusBar().showMessage(self.tr("Added {n} files to the queue.").format(n=len(job_ids)), 3000)
         if not job_ids:

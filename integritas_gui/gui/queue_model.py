@@ -325,7 +325,10 @@ class QueueModel(QStandardItemModel):
             self.insertRows(start, len(rows))  # one rowsInserted; cells are written before any paint
         finally:
             self._placing = False
-        self._show_window()
+        # No dataChanged: the view repaints all it shows after rowsInserted, and each signal sent
+        # from Python lets the worker threads take the GIL from the GUI thread.
+        low, high = self._window()
+        self._refresh(range(low, high + 1))
         self.rows_placed.emit()
 
     def _merge(self, row: QueueRow, update: Any) -> None:

@@ -101,3 +101,37 @@ def test_removing_scattered_rows_keeps_cells_in_step_with_rows(qtbot):
         assert job_id % 2 == 1
         assert cell(model, position, NAME) == f"file{job_id:05d}.bin"
         assert cell(model, position, NAME, JOB_ID_ROLE) == job_id
+
+
+def test_new_rows_are_painted_without_a_change_signal_for_their_cells(qtbot):
+    """Inserted rows get their cells with signals blocked: the repaint that rowsInserted causes
+    must cover them, or they would show blank until something else repainted the table."""
+    from PySide6.QtCore import QEvent, QObject
+
+    model = QueueModel()
+    view = QueueView(model)
+    qtbot.addWidget(view)
+    view.resize(900, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    painted = []
+
+    class PaintLog(QObject):
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint:
+                painted.append(event.region().boundingRect())
+            return False
+
+    log = PaintLog(view)
+    view.viewport().installEventFilter(log)
+    changed = []
+    model.dataChanged.connect(lambda first, last, roles=(): changed.append((first.row(), last.row())))
+    for batch in (range(0, 3), range(3, 6)):  # the first rows, then rows below them
+        painted.clear()
+        model.apply_updates([queued(i) for i in batch])
+        model.position_of(batch[-1])
+        assert cell(model, batch[-1], NAME) == f"file{batch[-1]:05d}.bin"
+        qtbot.waitUntil(lambda: any(
+            p.contains(view.visualRect(model.index(batch[-1], STATUS))) for p in painted), timeout=2000)
+        assert all(any(p.contains(view.visualRect(model.index(i, NAME))) for p in painted) for i in batch)
+    assert changed == []

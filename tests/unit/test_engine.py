@@ -263,3 +263,36 @@ def test_a_windows_engine_runs_its_workers_at_background_priority(make_engine, t
     expected = min(19, main_nice + BACKGROUND_NICE_STEP) if background else main_nice
     assert seen["hash"] == seen["net"] == expected
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_nice  # this thread untouched
+
+
+def test_a_held_engine_starts_nothing_until_released(make_engine, history, tmp_path):
+    engine, recorder = make_engine()
+    engine.hold(30)
+    assert engine.held
+    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"held")])
+    assert not engine.wait_idle(0.5)  # queued, but no worker has taken it
+    assert recorder.states(job_id) == ["queued"]
+    assert history.get_job(job_id).state == "queued"
+    engine.release()
+    assert not engine.held
+    assert engine.wait_idle(30)
+    assert recorder.states(job_id)[-1] == "done"
+
+
+def test_a_hold_ends_by_itself_and_never_outlives_shutdown(make_engine, history, tmp_path):
+    import time
+
+    engine, recorder = make_engine()
+    engine.hold(0.3)
+    started = time.monotonic()
+    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"held briefly")])
+    assert engine.wait_idle(30)
+    assert time.monotonic() - started >= 0.25
+    assert recorder.states(job_id)[-1] == "done"
+    assert not engine.held
+
+    engine.hold(60)  # a shutdown does not wait out a hold
+    engine.add_files("check", [write(tmp_path / "b.txt", b"never started")])
+    started = time.monotonic()
+    engine.shutdown(wait=True)
+    assert time.monotonic() - started < 10
