@@ -423,11 +423,13 @@ class Engine:
         return not self._running.is_set() and time.monotonic() < self._held_until
 
     def _wait_while_held(self) -> None:
-        while not self._running.is_set() and not self._stopping.is_set():
-            remaining = self._held_until - time.monotonic()
-            if remaining <= 0:
-                self.release()
-                return
+        while not self._stopping.is_set():
+            with self._lock:  # a hold renewed meanwhile is not ended by this one running out
+                remaining = self._held_until - time.monotonic()
+                if remaining <= 0:
+                    self._running.set()
+                if self._running.is_set():
+                    return
             self._running.wait(remaining)
 
     def shutdown(self, wait: bool = True) -> None:
