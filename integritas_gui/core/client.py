@@ -28,7 +28,7 @@ import httpx
 
 from integritas_gui import __version__
 from integritas_gui.core import hexhash
-from integritas_gui.core.direct_http import DirectJsonPool
+from integritas_gui.core.direct_http import AnswerTooLarge, DirectJsonPool, DirectReply, check_declared_length
 from integritas_gui.core.errors import BadInput, Cancelled, IntegritasError
 from integritas_gui.core.retry import (
     MAX_HONOURED_WAIT,
@@ -45,6 +45,9 @@ CHECK_PATH = "/v2/file/check"
 VERIFY_PATH = "/v2/verify/file"
 
 DEFAULT_REPORT_MAX_BYTES = 50 * 1024 * 1024
+# A JSON answer is a few hundred bytes (a verification with many records a few KiB): anything near
+# this is not the service, and an endless body must not fill the memory.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 CONNECT_TIMEOUT = 10.0
 USER_AGENT = f"IntegritasDesktop/{__version__}"
 MAX_REPORT_REDIRECTS = 3
@@ -454,6 +457,16 @@ def sanitise_report_name(name: Any, *, max_length: int = 120) -> str:
 # The client
 
 
+def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    check_declared_length(response.headers, max_bytes)
+    body = bytearray()
+    for piece in response.iter_bytes():
+        body += piece
+        if len(body) > max_bytes:
+            raise AnswerTooLarge()
+    return bytes(body)
+
+
 class IntegritasClient:
     """One connection pool, retries where safe, a limit on concurrent requests."""
 
@@ -598,11 +611,19 @@ class IntegritasClient:
                 with self._slots:
                     if self._direct is not None:
                         response = self._direct.post(self._target_prefix + path, payload,
-                                                     request_headers, read_timeout)
+                                                     request_headers, read_timeout, MAX_ANSWER_BYTES)
                     else:
-                        response = self._http.post(url, content=payload, headers=request_headers,
-                                                   timeout=request_timeout)
-                        response.read()
+                        with self._http.stream("POST", url, content=payload, headers=request_headers,
+                                               timeout=request_timeout) as streamed:
+                            response = DirectReply(streamed.status_code, streamed.headers,
+                                                   _read_capped(streamed, MAX_ANSWER_BYTES))
+            except AnswerTooLarge:
+                raise ServiceError(
+                    "malformed",
+                    f"The service at {httpx.URL(self.base_url).host} sent an answer larger than "
+                    f"{MAX_ANSWER_BYTES >> 20} MiB, which is not an Integritas answer. Check the "
+                    "service address in Settings.",
+                ) from None
             except httpx.TimeoutException:
                 last_error = ServiceError(
                     "timeout",

@@ -20,6 +20,16 @@ from email.message import Message
 import httpx
 
 
+class AnswerTooLarge(Exception):
+    """The answer's body is (or says it is) larger than the caller accepts."""
+
+
+def check_declared_length(headers, max_bytes: int) -> None:
+    declared = headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+        raise AnswerTooLarge()
+
+
 class DirectReply:
     """The parts of an answer the client reads: status, headers (case-insensitive), body."""
 
@@ -54,14 +64,22 @@ class DirectJsonPool:
     def idle_connections(self) -> int:
         return len(self._idle)
 
-    def post(self, target: str, body: bytes, headers: dict[str, str], timeout: float) -> DirectReply:
-        """POST ``body`` to ``target`` (path and query); raises httpx.TransportError subclasses."""
+    def post(self, target: str, body: bytes, headers: dict[str, str], timeout: float,
+             max_bytes: int) -> DirectReply:
+        """POST ``body`` to ``target`` (path and query); raises httpx.TransportError subclasses,
+        or AnswerTooLarge past ``max_bytes`` of body (the connection is dropped, not read to the end)."""
         conn = self._take() or self._connect()
         try:
             conn.sock.settimeout(timeout)
             conn.request("POST", target, body=body, headers=headers)
             response = conn.getresponse()
-            content = response.read()
+            check_declared_length(response.msg, max_bytes)
+            content = response.read(max_bytes + 1)
+            if len(content) > max_bytes:
+                raise AnswerTooLarge()
+        except AnswerTooLarge:
+            conn.close()
+            raise
         except socket.timeout:
             conn.close()
             raise httpx.ReadTimeout("The service did not answer in time.") from None

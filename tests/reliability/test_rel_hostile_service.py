@@ -204,6 +204,41 @@ class _Hostile(BaseHTTPRequestHandler):
             self._send(404, b"no")
 
 
+    posts = 0
+
+    def do_POST(self):  # noqa: N802 -- JSON answers that are not answers
+        _Hostile.posts += 1
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        prefix = self.path.split("/")[1]
+        if prefix == "endless":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b'{"status": "success", "data": {"pad": "' + b"A" * (64 * 1024)
+            try:
+                for _ in range(4096):  # bounded: at most 256 MiB, far past the client's limit
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    chunk = b"A" * (64 * 1024)
+            except OSError:
+                pass
+            self.close_connection = True
+        elif prefix == "huge-declared":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(10 * 1024**3))
+            self.end_headers()
+            self.close_connection = True
+        elif prefix == "big":  # well-formed JSON, just far too big to be an answer
+            body = json.dumps({"status": "success", "data": {"pad": "A" * (5 * 1024 * 1024)}}).encode()
+            try:
+                self._send(200, body, "application/json")
+            except OSError:  # the client hung up after its limit
+                self.close_connection = True
+        else:
+            self._send(404, b"no")
+
+
 @pytest.fixture
 def hostile():
     servers = []
@@ -322,3 +357,23 @@ def test_report_request_never_carries_the_api_key(hostile, folders):
                           transport=httpx.MockTransport(handler)) as client:
         client.download_report(ReportLink("r.pdf", "https://files.example/r.pdf", None, None), chosen)
     assert seen and all("k-SECRET-9" not in json.dumps(h) for h in seen)
+
+
+@pytest.mark.parametrize("path", ["/endless", "/huge-declared", "/big"])
+@pytest.mark.parametrize("through", ["direct", "httpx"])
+def test_an_oversized_json_answer_is_refused_at_once(path, through, hostile):
+    """An endless or huge answer is cut off at 4 MiB with a plain message, not retried, and never
+    held whole in memory (both request paths: keep-alive http.client and httpx)."""
+    import time
+
+    transport = httpx.HTTPTransport() if through == "httpx" else None  # an injected transport: httpx
+    before = _Hostile.posts
+    with IntegritasClient(hostile + path, "k-123456", transport=transport, timeout=10) as client:
+        assert (client._direct is None) == (through == "httpx")
+        started = time.monotonic()
+        with pytest.raises(ServiceError) as caught:
+            client.check("ab" * 32)
+    assert caught.value.kind == "malformed"
+    assert "larger than 4 MiB" in caught.value.message and "k-123456" not in caught.value.message
+    assert _Hostile.posts - before == 1  # not retried
+    assert time.monotonic() - started < 10
