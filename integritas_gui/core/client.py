@@ -51,6 +51,10 @@ MAX_ANSWER_BYTES = 4 * 1024 * 1024
 CONNECT_TIMEOUT = 10.0
 USER_AGENT = f"IntegritasDesktop/{__version__}"
 MAX_REPORT_REDIRECTS = 3
+# A report link is good for about an hour and asking again mints another NFT, so a download that
+# meets a busy server (429, 502-504) or a broken connection is tried this many times before giving up.
+REPORT_ATTEMPTS = 3
+MAX_REPORT_WAIT = 30.0  # seconds between attempts at most, whatever Retry-After asks
 
 VERIFY_RESULTS = ("full match", "partial match", "no match")
 
@@ -457,6 +461,10 @@ def sanitise_report_name(name: Any, *, max_length: int = 120) -> str:
 # The client
 
 
+class _TransientReportError(ServiceError):
+    """A report download failure worth another attempt (busy server, broken connection)."""
+
+
 def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     check_declared_length(response.headers, max_bytes)
     body = bytearray()
@@ -686,14 +694,32 @@ class IntegritasClient:
 
     def download_report(self, link: ReportLink, dest_dir: Path, *,
                         max_bytes: int = DEFAULT_REPORT_MAX_BYTES) -> Path:
-        """Save the verification report PDF into ``dest_dir``; returns the new file's path."""
+        """Save the verification report PDF into ``dest_dir``; returns the new file's path. A busy
+        server or a broken connection is tried again (``REPORT_ATTEMPTS`` in all, fewer when the
+        client's ``max_retries`` is lower)."""
         dest = Path(dest_dir)
         url = self._report_url(getattr(link, "download_url", None))
-        original_host = url.host
         try:
             dest.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise self._report_disk_error(exc, dest) from None
+        attempts = max(1, min(REPORT_ATTEMPTS, self.max_retries + 1))
+        for attempt in range(attempts):
+            try:
+                temp_path = self._fetch_report(url, dest, max_bytes)
+            except _TransientReportError as exc:
+                if attempt + 1 >= attempts:
+                    raise
+                log.info("Report download attempt %d failed: %s", attempt + 1, exc.status or "connection")
+                wait = exc.retry_after if exc.retry_after is not None else self._jitter(attempt)
+                self._sleep(min(MAX_REPORT_WAIT, wait))
+                continue
+            return self._place(temp_path, dest, sanitise_report_name(getattr(link, "file_name", "")))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _fetch_report(self, url: httpx.URL, dest: Path, max_bytes: int) -> Path:
+        """One attempt, following same-host redirects; the finished download's temporary file."""
+        original_host = url.host
         for _hop in range(MAX_REPORT_REDIRECTS + 1):
             try:
                 with self._slots, self._http.stream(
@@ -704,14 +730,13 @@ class IntegritasClient:
                                                     original_host)
                         continue
                     self._check_report_response(response, max_bytes)
-                    temp_path = self._stream_to_temp(response, dest, max_bytes)
+                    return self._stream_to_temp(response, dest, max_bytes)
             except httpx.TimeoutException:
-                raise ServiceError("report", "The report download timed out. Verify again with a "
-                                             "report to get a new link.") from None
+                raise _TransientReportError("report", "The report download timed out. Verify again "
+                                                      "with a report to get a new link.") from None
             except httpx.HTTPError:
-                raise ServiceError("report", "The report download was interrupted. Verify again "
-                                             "with a report to get a new link.") from None
-            return self._place(temp_path, dest, sanitise_report_name(getattr(link, "file_name", "")))
+                raise _TransientReportError("report", "The report download was interrupted. Verify "
+                                                      "again with a report to get a new link.") from None
         raise ServiceError("report", "The report link redirected too many times. Verify again with "
                                      "a report to get a new link.")
 
@@ -747,6 +772,10 @@ class IntegritasClient:
         if status in (401, 403, 404, 410):
             raise ServiceError("report", "The report link has expired or is no longer valid. Verify "
                                          "again with a report to get a new link.", status=status)
+        if status in RETRYABLE_STATUSES:
+            raise _TransientReportError(
+                "report", f"The report could not be downloaded (HTTP {status}). Try again later.",
+                status=status, retry_after=parse_retry_after(response.headers.get("retry-after")))
         if status != 200:
             raise ServiceError("report", f"The report could not be downloaded (HTTP {status}). Try "
                                          "again later.", status=status)

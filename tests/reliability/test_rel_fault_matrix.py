@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from integritas_gui.core.client import REPORT_ATTEMPTS
 from integritas_gui.core.hashing import hash_file
 from tests.reliability.conftest import (
     SLOW_FAULT_SECONDS,
@@ -172,6 +173,22 @@ def test_fault_that_no_retry_fixes_fails_at_once_with_a_plain_message(fault, end
     finish(data_dir, path, endpoint, err, failed=True)
 
 
+@pytest.mark.parametrize("fault", ["503-html", "429", "reset", "truncated-json"])
+def test_a_report_download_fault_that_clears_still_saves_the_report(fault, run_cli, sandbox, proxy,
+                                                                    target, tmp_path, data_dir):
+    path = target("report")
+    proxy.aim("report", fault, 1)
+    code, lines, err = run_cli(*command_for("report", path, tmp_path), base_url=proxy.base_url,
+                               api_key=sandbox.api_key, retries=RETRIES)
+    assert code == 0, (lines, err)
+    line = lines[0]
+    assert (line["state"], line["outcome"]) == ("done", "full match"), line
+    assert line.get("error") is None, line.get("error")
+    assert (tmp_path / "out" / "report.pdf").read_bytes().startswith(b"%PDF-")
+    assert proxy.counts["report"] == 2 and sandbox_stats(sandbox)["reports"] == 1  # one NFT minted
+    finish(data_dir, path, "report", err, failed=False)
+
+
 @pytest.mark.parametrize("fault", RETRYABLE + ("truncated-json", "401", "402", "not-listening"))
 def test_report_download_fault_keeps_the_verification_and_says_why(fault, run_cli, sandbox, proxy, target,
                                                                     tmp_path, data_dir):
@@ -188,8 +205,11 @@ def test_report_download_fault_keeps_the_verification_and_says_why(fault, run_cl
     assert "report could not be saved" in line["error"] and REPORT_MESSAGE[fault] in line["error"], line
     assert "report_path" not in line
     assert sandbox_stats(sandbox)["reports"] == 1
-    if fault != "not-listening":
-        assert proxy.counts["report"] == 1  # a report link is fetched once; verifying again gives a new one
+    if fault in ("401", "402"):
+        assert proxy.counts["report"] == 1  # an expired or refused link is not asked again
+    elif fault != "not-listening":
+        # a busy server or a broken download is tried again: verifying again would mint another NFT
+        assert proxy.counts["report"] == min(REPORT_ATTEMPTS, RETRIES + 1)
     leftovers = [p for p in (data_dir / "reports").rglob("*")] + list((tmp_path / "out").glob("*"))
     assert leftovers == [], leftovers  # no partial PDF anywhere
     row = finish(data_dir, path, "report", err, failed=False)

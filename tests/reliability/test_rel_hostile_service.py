@@ -5,6 +5,7 @@ message, nothing written outside the chosen folder."""
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import threading
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from integritas_gui.core.client import (
     CheckResult,
+    REPORT_ATTEMPTS,
     IntegritasClient,
     ReportLink,
     ServiceError,
@@ -169,9 +171,22 @@ class _Hostile(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    gets: collections.Counter = collections.Counter()
+
     def do_GET(self):  # noqa: N802
         path = self.path.split("?")[0]
-        if path == "/report.pdf":
+        _Hostile.gets[path] += 1
+        if path.startswith("/busy-then-ok/"):  # 503 (then 429 with Retry-After) before the PDF
+            tries = _Hostile.gets[path]
+            if tries == 1:
+                self._send(503, b"busy", "text/plain")
+            elif tries == 2:
+                self._send(429, b"slow down", "text/plain", extra={"Retry-After": "1"})
+            else:
+                self._send(200, PDF)
+        elif path.startswith("/always-busy/"):
+            self._send(502, b"bad gateway", "text/plain")
+        elif path == "/report.pdf":
             self._send(200, PDF)
         elif path == "/html":
             self._send(200, b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html")
@@ -377,3 +392,27 @@ def test_an_oversized_json_answer_is_refused_at_once(path, through, hostile):
     assert "larger than 4 MiB" in caught.value.message and "k-123456" not in caught.value.message
     assert _Hostile.posts - before == 1  # not retried
     assert time.monotonic() - started < 10
+
+
+def test_a_busy_report_server_is_retried_before_giving_up(hostile, folders):
+    """A report link is worth more than one try: asking again would mint another NFT."""
+    import uuid
+
+    parent, chosen = folders
+    waits = []
+    ok_path, busy_path = f"/busy-then-ok/{uuid.uuid4().hex}", f"/always-busy/{uuid.uuid4().hex}"
+    with IntegritasClient(hostile + "/core", "k-123456", sleep=waits.append) as client:
+        saved = client.download_report(ReportLink("r.pdf", hostile + ok_path, None, None), chosen)
+        assert saved.read_bytes() == PDF
+        assert _Hostile.gets[ok_path] == 3 and len(waits) == 2
+        assert waits[1] == 1.0  # the 429's Retry-After
+        with pytest.raises(ServiceError) as caught:
+            client.download_report(ReportLink("r.pdf", hostile + busy_path, None, None), chosen)
+        assert _Hostile.gets[busy_path] == REPORT_ATTEMPTS
+        assert caught.value.kind == "report" and "HTTP 502" in caught.value.message
+        missing = f"/missing/{uuid.uuid4().hex}"
+        with pytest.raises(ServiceError):
+            client.download_report(ReportLink("r.pdf", hostile + missing, None, None), chosen)
+        assert _Hostile.gets[missing] == 1  # an expired link is not asked again
+    assert sorted(p.name for p in chosen.iterdir()) == [saved.name]  # no partial files
+    assert _untouched(parent, chosen) == ["keep.txt"]
