@@ -127,3 +127,40 @@ def test_https_refuses_a_certificate_nobody_trusts(tls_sandbox, sandbox, clean_p
             client.stamp(new_hash())
     assert caught.value.kind == "network" and "Could not connect" in caught.value.message
     assert sandbox.stats()["submissions"] == 0
+
+
+# ---- header parsing ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw", [
+    b"Content-Type: application/json\r\nContent-Length: 12\r\nRetry-After: 3\r\n\r\n",
+    b"content-length: 5\r\nCONTENT-LENGTH: 7\r\nRateLimit-Remaining: 0\r\n\r\n",  # the first counts
+    b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+    b"X-Empty:\r\nX-Spaced:   padded value   \r\n\r\n",
+    b"Retry-After: 1\n\n",  # bare newlines
+    b"Date: Mon, 23 Nov 2026 18:20:00 GMT\r\n",  # the answer ends without the blank line
+])
+def test_answer_headers_read_as_http_client_reads_them(raw):
+    import http.client
+    import io
+
+    from integritas_gui.core.direct_http import AnswerHeaders
+
+    ours = AnswerHeaders.read(io.BytesIO(raw))
+    theirs = http.client.parse_headers(io.BytesIO(raw))
+    assert ours and set(ours) == {name.lower() for name in theirs.keys()}
+    for name in theirs.keys():
+        assert ours.get(name) == ours.get(name.upper()) == theirs.get(name).strip()
+
+
+def test_answer_headers_join_folded_lines_and_refuse_floods():
+    import http.client
+    import io
+
+    from integritas_gui.core.direct_http import AnswerHeaders
+
+    folded = AnswerHeaders.read(io.BytesIO(b"X-Note: one\r\n  two\r\n\tthree\r\nA: b\r\n\r\n"))
+    assert folded == {"x-note": "one two three", "a": "b"}
+    with pytest.raises(http.client.HTTPException):
+        AnswerHeaders.read(io.BytesIO(b"".join(b"H%d: v\r\n" % i for i in range(200)) + b"\r\n"))
+    with pytest.raises(http.client.LineTooLong):
+        AnswerHeaders.read(io.BytesIO(b"X-Long: " + b"a" * 70_000 + b"\r\n\r\n"))
