@@ -231,9 +231,13 @@ class QueueModel(QStandardItemModel):
             self.blockSignals(blocked)
         return changed
 
-    def _show_window(self) -> None:
+    def _write_window(self) -> list[int]:
+        """Write the cells of every row in view (and the margin); the rows that changed."""
         low, high = self._window()
-        self._announce(self._refresh(range(low, high + 1)))
+        return self._refresh(range(low, high + 1))
+
+    def _show_window(self) -> None:
+        self._announce(self._write_window())
 
     def _announce(self, positions: list[int], first_column: int = 0,
                   last_column: int = COLUMN_COUNT - 1) -> None:
@@ -327,8 +331,7 @@ class QueueModel(QStandardItemModel):
             self._placing = False
         # No dataChanged: the view repaints all it shows after rowsInserted, and each signal sent
         # from Python lets the worker threads take the GIL from the GUI thread.
-        low, high = self._window()
-        self._refresh(range(low, high + 1))
+        self._write_window()
         self.rows_placed.emit()
 
     def _merge(self, row: QueueRow, update: Any) -> None:

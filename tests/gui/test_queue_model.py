@@ -23,13 +23,18 @@ def confirmed(i: int) -> JobUpdate:
                      sha3_256=f"{i:064x}", block_number=1_900_000 + i)
 
 
-def make_view(qtbot) -> tuple[QueueModel, QueueView]:
+def empty_view(qtbot) -> tuple[QueueModel, QueueView]:
     model = QueueModel()
     view = QueueView(model)
     qtbot.addWidget(view)
     view.resize(900, 400)
     view.show()
     qtbot.waitExposed(view)
+    return model, view
+
+
+def make_view(qtbot) -> tuple[QueueModel, QueueView]:
+    model, view = empty_view(qtbot)
     model.apply_updates([queued(i) for i in range(ROWS)])
     model.position_of(ROWS - 1)  # shows every staged row now
     assert model.rowCount() == ROWS
@@ -108,12 +113,7 @@ def test_new_rows_are_painted_without_a_change_signal_for_their_cells(qtbot):
     must cover them, or they would show blank until something else repainted the table."""
     from PySide6.QtCore import QEvent, QObject
 
-    model = QueueModel()
-    view = QueueView(model)
-    qtbot.addWidget(view)
-    view.resize(900, 400)
-    view.show()
-    qtbot.waitExposed(view)
+    model, view = empty_view(qtbot)
     painted = []
 
     class PaintLog(QObject):
