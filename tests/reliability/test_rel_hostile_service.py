@@ -173,6 +173,29 @@ class _Hostile(BaseHTTPRequestHandler):
 
     gets: collections.Counter = collections.Counter()
 
+    def _send_endless(self, content_type: str, first_chunk: bytes) -> None:
+        """A chunked body that does not stop (bounded: at most 256 MiB, far past any client limit)."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = first_chunk
+        try:
+            for _ in range(4096):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                chunk = b"A" * (64 * 1024)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def _send_huge_declared(self, content_type: str) -> None:
+        """Headers that promise 10 GiB, then nothing."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(10 * 1024**3))
+        self.end_headers()
+        self.close_connection = True
+
     def do_GET(self):  # noqa: N802
         path = self.path.split("?")[0]
         _Hostile.gets[path] += 1
@@ -191,24 +214,9 @@ class _Hostile(BaseHTTPRequestHandler):
         elif path == "/html":
             self._send(200, b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html")
         elif path == "/endless":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/pdf")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            chunk = b"%PDF-" + b"A" * (64 * 1024 - 5)
-            try:
-                for _ in range(4096):  # bounded: at most 256 MiB, far past the client's limit
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    chunk = b"A" * (64 * 1024)
-            except OSError:
-                pass
-            self.close_connection = True
+            self._send_endless("application/pdf", b"%PDF-" + b"A" * (64 * 1024 - 5))
         elif path == "/huge-declared":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/pdf")
-            self.send_header("Content-Length", str(10 * 1024**3))
-            self.end_headers()
-            self.close_connection = True
+            self._send_huge_declared("application/pdf")
         elif path == "/redirect-away":
             self._send(302, b"", extra={"Location": self.other_origin + "/report.pdf"})
         elif path == "/redirect-loop":
@@ -226,24 +234,9 @@ class _Hostile(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         prefix = self.path.split("/")[1]
         if prefix == "endless":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            chunk = b'{"status": "success", "data": {"pad": "' + b"A" * (64 * 1024)
-            try:
-                for _ in range(4096):  # bounded: at most 256 MiB, far past the client's limit
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    chunk = b"A" * (64 * 1024)
-            except OSError:
-                pass
-            self.close_connection = True
+            self._send_endless("application/json", b'{"status": "success", "data": {"pad": "' + b"A" * (64 * 1024))
         elif prefix == "huge-declared":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(10 * 1024**3))
-            self.end_headers()
-            self.close_connection = True
+            self._send_huge_declared("application/json")
         elif prefix == "big":  # well-formed JSON, just far too big to be an answer
             body = json.dumps({"status": "success", "data": {"pad": "A" * (5 * 1024 * 1024)}}).encode()
             try:
