@@ -704,18 +704,19 @@ class IntegritasClient:
         except OSError as exc:
             raise self._report_disk_error(exc, dest) from None
         attempts = max(1, min(REPORT_ATTEMPTS, self.max_retries + 1))
-        for attempt in range(attempts):
+        attempt = 0
+        while True:
             try:
                 temp_path = self._fetch_report(url, dest, max_bytes)
+                break
             except _TransientReportError as exc:
-                if attempt + 1 >= attempts:
+                attempt += 1
+                if attempt >= attempts:
                     raise
-                log.info("Report download attempt %d failed: %s", attempt + 1, exc.status or "connection")
-                wait = exc.retry_after if exc.retry_after is not None else self._jitter(attempt)
+                log.info("Report download attempt %d failed: %s", attempt, exc.status or "connection")
+                wait = exc.retry_after if exc.retry_after is not None else self._jitter(attempt - 1)
                 self._sleep(min(MAX_REPORT_WAIT, wait))
-                continue
-            return self._place(temp_path, dest, sanitise_report_name(getattr(link, "file_name", "")))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return self._place(temp_path, dest, sanitise_report_name(getattr(link, "file_name", "")))
 
     def _fetch_report(self, url: httpx.URL, dest: Path, max_bytes: int) -> Path:
         """One attempt, following same-host redirects; the finished download's temporary file."""

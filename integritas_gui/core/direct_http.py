@@ -42,7 +42,7 @@ class AnswerHeaders(dict):
     def read(cls, fp) -> "AnswerHeaders":
         headers = cls()
         name = None
-        for count in range(http.client._MAXHEADERS + 1):
+        for _ in range(http.client._MAXHEADERS + 1):
             line = fp.readline(http.client._MAXLINE + 1)
             if len(line) > http.client._MAXLINE:
                 raise http.client.LineTooLong("header line")
