@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
         self.model.rowsInserted.connect(self._rows_changed)
         self.model.rowsRemoved.connect(self._rows_changed)
         self.model.modelReset.connect(self._rows_changed)
-        self.model.rows_placed.connect(self._rows_placed)
+        self.model.rows_placed.connect(lambda: self._stop_holding(after_ms=RELEASE_AFTER_ROWS_MS))
         self._release_after_rows = False
         self._collector = BusyCollector()
         self._ticker = QTimer(self)
@@ -536,18 +536,19 @@ class MainWindow(QMainWindow):
 
         self.tasks.run(queue, on_done=self._added, on_error=failed)
 
-    def _rows_placed(self) -> None:
-        if self._release_after_rows:
-            self._release_after_rows = False
-            QTimer.singleShot(RELEASE_AFTER_ROWS_MS, self, self._release_engine)
+    def _stop_holding(self, *, after_ms: int = 0) -> None:
+        """End the drop's hold on the engine (once): now, or ``after_ms`` later (the placed rows'
+        paint first)."""
+        if not self._release_after_rows:
+            return
+        self._release_after_rows = False
+        if after_ms:
+            QTimer.singleShot(after_ms, self, self._release_engine)
+        else:
+            self._release_engine()
 
     def _release_engine(self) -> None:
         self.services.engine.release()
-
-    def _stop_holding(self) -> None:
-        if self._release_after_rows:
-            self._release_after_rows = False
-            self._release_engine()
 
     def _added(self, job_ids: list[int]) -> None:
         if all(self.model.row_for_job(job_id) is not None for job_id in job_ids):
