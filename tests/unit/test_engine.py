@@ -296,3 +296,18 @@ def test_a_hold_ends_by_itself_and_never_outlives_shutdown(make_engine, history,
     started = time.monotonic()
     engine.shutdown(wait=True)
     assert time.monotonic() - started < 10
+
+
+def test_a_hold_renewed_before_it_runs_out_keeps_holding(make_engine, tmp_path):
+    import time
+
+    engine, recorder = make_engine()
+    engine.hold(0.3)
+    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"held twice")])
+    time.sleep(0.1)
+    engine.hold(30)  # a second drop while the first hold is on
+    assert not engine.wait_idle(0.6)  # past the first hold's end: still held
+    assert recorder.states(job_id) == ["queued"]
+    engine.release()
+    assert engine.wait_idle(30)
+    assert recorder.states(job_id)[-1] == "done"
