@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ MiB = 1024 * 1024
 MAX_BUNDLE = 130 * MB
 MAX_DEB = 50 * MB
 MANIFEST = ROOT / "packaging" / "linux" / "bundle-manifest.txt"
+ATSPI_PROBE = Path(__file__).with_name("atspi_probe.py")
 
 
 def _skip_reason() -> str | None:
@@ -166,3 +168,22 @@ def test_deb_installs_programs_desktop_entry_icons_and_declares_xcb(build):
     assert fields["Version"].replace("~", "").replace(".", "") == __version__.replace(".", "")
     for package in ("libxcb-cursor0", "libxkbcommon-x11-0", "libegl1"):
         assert package in fields["Depends"]
+
+
+@pytest.mark.timeout(1800)
+def test_screen_readers_reach_the_frozen_window_through_qts_own_atspi(build):
+    """No libatk-bridge in the bundle or the process: QtGui speaks AT-SPI over D-Bus (libQt6DBus) itself.
+    The probe asks the AT-SPI registry for applications and windows, as Orca does."""
+    missing = [tool for tool in ("dbus-run-session", "Xvfb") if shutil.which(tool) is None]
+    if not Path("/usr/libexec/at-spi-bus-launcher").exists():
+        missing.append("at-spi-bus-launcher")
+    assert not missing, f"the accessibility check needs {missing} (apt-get install dbus xvfb at-spi2-core)"
+    done = subprocess.run(["dbus-run-session", "--", sys.executable, str(ATSPI_PROBE), str(build[0] / "integritas")],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    frames = [window["name"] for app in result["apps"] if app["name"] == "Integritas Desktop"
+              for window in app["windows"] if window["role"] == "frame"]
+    assert frames and frames[0].startswith("Integritas Desktop"), result
+    assert result["atk_loaded"] == [], result  # no ATK bridge, even where the system has one
+    assert any("libQt6DBus" in path for path in result["dbus_loaded"]), result
