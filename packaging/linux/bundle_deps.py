@@ -99,7 +99,9 @@ def host_library_paths() -> dict[str, str]:
         return {}
     paths: dict[str, str] = {}
     for soname, arch, path in re.findall(r"^\s*(\S+) \(([^)]*)\) => (\S+)$", out, re.MULTILINE):
-        if "x86-64" in arch or "AArch64" in arch or soname not in paths:
+        if "x86-64" in arch or "AArch64" in arch:  # the native library wins over a 32-bit one
+            paths[soname] = path
+        else:
             paths.setdefault(soname, path)
     return paths
 
