@@ -4,6 +4,8 @@
 #   bash packaging/build_linux.sh            # build venv in build/venv-linux (created on first use)
 #   bash packaging/build_linux.sh --system   # use python3 (or $PYTHON) as is: it must already have
 #                                            # the project's dependencies and pyinstaller
+#   ... --update-manifest                    # also write packaging/linux/bundle-manifest.txt (on
+#                                            # purpose: after changing the spec or package versions)
 #
 # Steps (each one fails the build when it fails):
 #   1. venv: pip install the project and PyInstaller (skipped with --system)
@@ -11,7 +13,9 @@
 #      (integritas is a link to integritas-gui: one program that runs the CLI under that name)
 #   3. packaging/smoke_frozen.py: the frozen GUI reports the right --version and starts offscreen
 #      (--smoke-test, exit 0); the frozen CLI's `hash` agrees with `openssl dgst -sha3-256` and b3sum
-#   4. checks that every system library the bundle links to directly is in the .deb's Depends
+#   4. derives the .deb's Depends from the system libraries the bundled files link to (fails when
+#      packaging/linux/depends.txt does not cover one), writes the bundle's manifest and compares it
+#      with packaging/linux/bundle-manifest.txt
 #   5. dist/integritas-desktop_<version>_<arch>.deb (xz): /opt/integritas-desktop, /usr/bin links,
 #      desktop entry, hicolor icons, AppStream metainfo
 #   6. AppImage: build/AppDir (always), dist/Integritas_Desktop-<version>-<arch>.AppImage when
@@ -28,10 +32,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 USE_SYSTEM=0
+UPDATE_MANIFEST=0
 for arg in "$@"; do
   case "$arg" in
     --system) USE_SYSTEM=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --update-manifest) UPDATE_MANIFEST=1 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "build_linux.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -43,6 +49,7 @@ INSTALL_DIR="/opt/$PKG_NAME"
 DIST="${DIST_DIR:-$ROOT/dist}"
 BUNDLE="$DIST/integritas"
 WORK="${BUILD_DIR:-$ROOT/build}"
+COMMITTED_MANIFEST="$ROOT/packaging/linux/bundle-manifest.txt"
 
 log() { printf '\n==> %s\n' "$*"; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'; }  # MB (decimal: 1 MB = 1,000,000 bytes)
@@ -87,61 +94,27 @@ PYI_SECONDS=$(( $(date +%s) - T0 ))
 log "Smoke test of the frozen build"
 "$PY" packaging/smoke_frozen.py "$BUNDLE" || die "the frozen build failed its smoke test"
 
-# --- 4. Depends ---------------------------------------------------------------------------------
-# What the bundle expects from the system (the spec leaves these out on purpose). Alternatives
-# cover the 64-bit-time package renames (Debian 13, Ubuntu 24.04).
-DEPENDS="libc6 (>= 2.28), libstdc++6, libgcc-s1, zlib1g, libzstd1, libuuid1,
- libglib2.0-0t64 | libglib2.0-0, libdbus-1-3, libfontconfig1, libfreetype6, libpng16-16t64 | libpng16-16,
- libegl1, libgl1, libopengl0, libxkbcommon0, libxkbcommon-x11-0, libx11-6, libx11-xcb1, libxcb1,
- libxcb-cursor0, libxcb-icccm4, libxcb-image0, libxcb-keysyms1, libxcb-randr0, libxcb-render-util0,
- libxcb-render0, libxcb-shape0, libxcb-shm0, libxcb-sync1, libxcb-util1, libxcb-xfixes0,
- libxcb-xinerama0, libxcb-xkb1, libxcb-glx0, libwayland-client0, libwayland-cursor0, libwayland-egl1"
-DEPENDS_LINE="$(printf '%s' "$DEPENDS" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')"
-
-log "Checking Depends against the libraries the bundle links to (readelf + ldd)"
-# Only direct links count (each file's DT_NEEDED): what those libraries need in turn comes with
-# their own packages' Depends. ldd tells where a soname resolves; the bootloader puts _internal on
-# LD_LIBRARY_PATH at run time, so ldd must see the same.
-NEEDED_LIBS="$WORK/needed-libs.txt"
-: > "$NEEDED_LIBS"
-is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
-while IFS= read -r -d '' f; do
-  is_elf "$f" || continue
-  direct="$(readelf -d "$f" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
-  LD_LIBRARY_PATH="$BUNDLE/_internal" ldd "$f" 2>/dev/null | awk -v b="$BUNDLE" -v direct=" $direct" '
-    index(direct, " " $1 " ") == 0 { next }
-    $2 == "=>" && $3 == "not" { print "NOTFOUND " $1; next }
-    $2 == "=>" && index($3, b) != 1 { print $3 }' >> "$NEEDED_LIBS" || true
-done < <(find "$BUNDLE" -type f \( -name '*.so*' -o -perm -u+x \) -print0)
-sort -u -o "$NEEDED_LIBS" "$NEEDED_LIBS"
-# Package names in Depends, alternatives and version constraints taken apart, one a line.
-DEPENDS_NAMES="$(printf '%s' "$DEPENDS_LINE" | tr ',|' '\n\n' | sed 's/(.*)//; s/^ *//; s/ *$//')"
-owner_of() {  # the Debian package that ships a library, whichever of /lib, /usr/lib dpkg knows it by
-  local p out
-  for p in "$1" "$(readlink -f "$1")" "/usr${1#/usr}" "${1#/usr}"; do
-    out="$(dpkg -S "$p" 2>/dev/null | head -1 | cut -d: -f1 || true)"
-    if [ -n "$out" ]; then echo "$out"; return 0; fi
-  done
-  return 0
-}
-MISSING=""
-LINKED_PKGS=""
-if command -v dpkg >/dev/null 2>&1; then
-  while read -r lib; do
-    case "$lib" in NOTFOUND*) continue ;; esac
-    owner="$(owner_of "$lib")"
-    [ -n "$owner" ] || { echo "  (no package owns $lib)"; continue; }
-    LINKED_PKGS="$LINKED_PKGS $owner"
-    if ! grep -Fxq -e "$owner" -e "${owner%t64}" -e "${owner}t64" <<< "$DEPENDS_NAMES"; then
-      MISSING="$MISSING $owner($(basename "$lib"))"
-    fi
-  done < "$NEEDED_LIBS"
-fi
-NOTFOUND="$(grep '^NOTFOUND' "$NEEDED_LIBS" | awk '{print $2}' | sort -u | tr '\n' ' ' || true)"
-[ -z "$NOTFOUND" ] || echo "note: not installed on this build machine (plugins that need them are optional here): $NOTFOUND"
-echo "packages the bundle links to directly: $(printf '%s\n' $LINKED_PKGS | sort -u | tr '\n' ' ')"
-[ -z "$MISSING" ] || die "the bundle links to libraries from packages missing in Depends:$MISSING"
+# --- 4. Depends and manifest --------------------------------------------------------------------
+# The bundle holds only what the wheels and the interpreter bring (the spec drops every library from
+# /lib and /usr/lib). Every other library a bundled file links to (DT_NEEDED) must come from a package
+# in Depends: bundle_deps.py derives Depends from those links and packaging/linux/depends.txt, fails
+# on a soname that file does not cover, and writes the bundle's manifest (Depends + every file).
+log "Deriving Depends from the libraries the bundle links to (readelf + packaging/linux/depends.txt)"
+MANIFEST="$WORK/bundle-manifest.txt"
+"$PY" packaging/linux/bundle_deps.py "$BUNDLE" --manifest "$MANIFEST" --depends-out "$WORK/depends.txt" \
+  || die "a bundled file links to a system library that no Depends entry covers (see above)"
+DEPENDS_LINE="$(cat "$WORK/depends.txt")"
 echo "every system library the bundle links to is covered by Depends"
+if [ "$UPDATE_MANIFEST" = 1 ]; then
+  cp "$MANIFEST" "$COMMITTED_MANIFEST"
+  echo "wrote $COMMITTED_MANIFEST (review and commit it)"
+elif [ -f "$COMMITTED_MANIFEST" ] && diff -q <(grep -v '^#' "$COMMITTED_MANIFEST") <(grep -v '^#' "$MANIFEST") >/dev/null 2>&1; then
+  echo "the bundle's files and Depends match $COMMITTED_MANIFEST"
+else
+  echo "note: the bundle's files or Depends differ from $COMMITTED_MANIFEST (the build test fails on this):"
+  diff <(grep -v '^#' "$COMMITTED_MANIFEST") <(grep -v '^#' "$MANIFEST") | head -40 || true
+  echo "  a change made on purpose (spec, package versions): bash packaging/build_linux.sh --system --update-manifest"
+fi
 
 BUNDLE_BYTES=$(du -sb "$BUNDLE" | awk '{print $1}')
 if [ "${SKIP_DEB:-0}" = 1 ]; then

@@ -1,12 +1,17 @@
 """The Linux build, proven: packaging/build_linux.sh makes the one-folder bundle and the .deb, and the
-frozen programs work. Takes minutes, so it runs only with INTEGRITAS_BUILD_TEST=1:
+frozen programs work. The bundle's files and the .deb's Depends equal the committed manifest of a
+clean build (packaging/linux/bundle-manifest.txt), whatever else this machine has installed (CI
+installs a fuller desktop first: GTK 3, the AT-SPI bridge, more X libraries; see .ci/run).
+Takes minutes, so it runs only with INTEGRITAS_BUILD_TEST=1:
 
     INTEGRITAS_BUILD_TEST=1 python3 -m pytest -q tests/packaging/test_frozen.py
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -23,6 +28,8 @@ MB = 1_000_000  # decimal MB, as the issue's limits and build_linux.sh's MAX_BUN
 MiB = 1024 * 1024
 MAX_BUNDLE = 130 * MB
 MAX_DEB = 50 * MB
+MANIFEST = ROOT / "packaging" / "linux" / "bundle-manifest.txt"
+ATSPI_PROBE = Path(__file__).with_name("atspi_probe.py")
 
 
 def _skip_reason() -> str | None:
@@ -35,7 +42,7 @@ def _skip_reason() -> str | None:
 
 def _missing_tools() -> str | None:
     """Asked for (INTEGRITAS_BUILD_TEST=1, as .ci/run sets it), the build must not quietly skip."""
-    for tool in ("bash", "dpkg-deb", "ldd", "readelf", "strip"):
+    for tool in ("bash", "dpkg-deb", "readelf", "strip"):
         if shutil.which(tool) is None:
             return f"the build needs {tool} (apt-get install dpkg binutils libc-bin)"
     try:
@@ -64,7 +71,7 @@ def build(tmp_path_factory):
                           capture_output=True, text=True, timeout=1500)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-6000:]
-    return scratch / "dist", log
+    return scratch / "dist", log, scratch / "build"
 
 
 def frozen_env(tmp_path: Path) -> dict[str, str]:
@@ -77,7 +84,7 @@ def frozen_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.timeout(1800)
 def test_build_script_builds_proves_and_measures(build):
-    dist, log = build
+    dist, log, _work = build
     assert "smoke test passed" in log
     assert "every system library the bundle links to is covered by Depends" in log
     bundle = dist / "integritas"
@@ -86,9 +93,31 @@ def test_build_script_builds_proves_and_measures(build):
     (deb,) = dist.glob("integritas-desktop_*.deb")
     assert deb.stat().st_size < MAX_DEB, f".deb is {deb.stat().st_size / MB:.1f} MB"
     print(f"\none-folder build {size / MB:.1f} MB ({size} bytes), .deb {deb.stat().st_size / MB:.1f} MB")
-    # One program: the CLI is a link to it; the cryptography package is replaced by the AES hook.
+    # One program: the CLI is a link to it. keyring's Secret Service backend gets the real cryptography.
     assert os.readlink(bundle / "integritas") == "integritas-gui"
-    assert not (bundle / "_internal" / "cryptography").exists()
+    assert (bundle / "_internal" / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so").is_file()
+
+
+def manifest_body(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+
+
+@pytest.mark.timeout(1800)
+def test_bundle_and_depends_equal_the_clean_builds_manifest(build):
+    """This machine may have any desktop installed: the bundle holds only what the wheels and the
+    interpreter bring, and Depends comes from the bundled files' links, so both equal the manifest."""
+    dist, log, work = build
+    committed, built = manifest_body(MANIFEST), manifest_body(work / "bundle-manifest.txt")
+    diff = "\n".join(difflib.unified_diff(committed, built, "committed manifest", "this build", lineterm="", n=1))
+    assert built == committed, (
+        "the bundle or its Depends differ from packaging/linux/bundle-manifest.txt. A change made on "
+        "purpose (spec, package versions)? Renew it: bash packaging/build_linux.sh --system "
+        "--update-manifest\n" + diff[:6000])
+    (deb,) = dist.glob("integritas-desktop_*.deb")
+    depends = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    assert f"Depends: {depends}" == committed[0]
+    assert "the bundle's files and Depends match" in log
 
 
 @pytest.mark.timeout(1800)
@@ -139,3 +168,22 @@ def test_deb_installs_programs_desktop_entry_icons_and_declares_xcb(build):
     assert fields["Version"].replace("~", "").replace(".", "") == __version__.replace(".", "")
     for package in ("libxcb-cursor0", "libxkbcommon-x11-0", "libegl1"):
         assert package in fields["Depends"]
+
+
+@pytest.mark.timeout(1800)
+def test_screen_readers_reach_the_frozen_window_through_qts_own_atspi(build):
+    """No libatk-bridge in the bundle or the process: QtGui speaks AT-SPI over D-Bus (libQt6DBus) itself.
+    The probe asks the AT-SPI registry for applications and windows, as Orca does."""
+    missing = [tool for tool in ("dbus-run-session", "Xvfb") if shutil.which(tool) is None]
+    if not Path("/usr/libexec/at-spi-bus-launcher").exists():
+        missing.append("at-spi-bus-launcher")
+    assert not missing, f"the accessibility check needs {missing} (apt-get install dbus xvfb at-spi2-core)"
+    done = subprocess.run(["dbus-run-session", "--", sys.executable, str(ATSPI_PROBE), str(build[0] / "integritas")],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    frames = [window["name"] for app in result["apps"] if app["name"] == "Integritas Desktop"
+              for window in app["windows"] if window["role"] == "frame"]
+    assert frames and frames[0].startswith("Integritas Desktop"), result
+    assert result["atk_loaded"] == [], result  # no ATK bridge, even where the system has one
+    assert any("libQt6DBus" in path for path in result["dbus_loaded"]), result

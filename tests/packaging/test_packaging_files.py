@@ -100,7 +100,7 @@ def test_spec_is_python_and_names_both_programs_icons_and_the_mac_bundle():
     assert "os.symlink(GUI_NAME, os.path.join(coll.name, CLI_NAME))" in source
     entry = (PACKAGING / "entry_gui.py").read_text(encoding="utf-8")
     assert 'CLI_NAMES = ("integritas", "integritas.exe")' in entry and "integritas_gui.cli" in entry
-    assert 'runtime_hooks=[str(LINUX_CRYPTO_HOOK)] if IS_LINUX else []' in source
+    assert "runtime_hooks=[]," in source  # no runtime hooks: keyring gets the real cryptography
     assert "BUNDLE(" in source
     for icon in ("icon.ico", "icon.icns"):
         assert f'RES / "{icon}"' in source
@@ -132,22 +132,57 @@ def test_cli_never_imports_qt_so_its_frozen_archive_can_leave_qt_out():
     assert "integritas_gui.gui" in SPEC.read_text(encoding="utf-8").split("def pkg_modules", 1)[1]
 
 
-def debian_depends() -> list[str]:
-    text = (PACKAGING / "build_linux.sh").read_text(encoding="utf-8")
-    block = re.search(r'^DEPENDS="(.*?)"', text, re.MULTILINE | re.DOTALL).group(1)
-    return [alt.split("(")[0].strip() for item in block.replace("\n", " ").split(",") for alt in item.split("|")]
+MANIFEST = PACKAGING / "linux" / "bundle-manifest.txt"
+
+
+def manifest_depends() -> list[list[str]]:
+    """The committed Depends (what the clean build derived), one list of alternatives per entry."""
+    line = next(x for x in MANIFEST.read_text(encoding="utf-8").splitlines() if x.startswith("Depends: "))
+    return [[alt.split("(")[0].strip() for alt in item.split("|")] for item in line[len("Depends: "):].split(",")]
+
+
+def apt_packages(text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])lib[\w.+-]+", text))
 
 
 def test_deb_depends_names_the_xcb_and_egl_libraries_qt_needs():
-    depends = debian_depends()
+    depends = {alt for entry in manifest_depends() for alt in entry}
     for package in ("libxcb-cursor0", "libxkbcommon-x11-0", "libxcb-icccm4", "libxcb-keysyms1",
-                    "libxcb-image0", "libxcb-render-util0", "libxcb-xinerama0", "libxcb-shape0",
-                    "libegl1", "libfontconfig1", "libdbus-1-3"):
-        assert package in depends
-    # The workflow's runner gets the same libraries the package declares (for tests and the smoke run).
-    apt_line = next(c for c in run_commands(load_workflow()) if "apt-get install" in c and "libxcb" in c)
-    for package in re.findall(r"\blib[\w.+-]+", apt_line):
+                    "libxcb-image0", "libxcb-render-util0", "libxcb-shape0", "libegl1", "libfontconfig1",
+                    "libdbus-1-3", "libssl3"):
         assert package in depends, package
+    # Never the accessibility or GTK stack: Qt's AT-SPI support speaks D-Bus itself (docs/packaging.md).
+    assert not {"libatk-bridge2.0-0", "libatspi2.0-0", "libgtk-3-0", "libxinerama1"} & depends
+    # The workflow's runner gets only libraries the table knows (packaging/linux/depends.txt).
+    table = set((PACKAGING / "linux" / "depends.txt").read_text(encoding="utf-8").split())
+    apt_line = next(c for c in run_commands(load_workflow()) if "apt-get install" in c and "libxcb" in c)
+    for package in apt_packages(apt_line):
+        assert package in table, package
+
+
+def test_ci_installs_every_package_the_deb_depends_on_and_the_fuller_desktop():
+    """CI's machine has what the .deb needs (the smoke test runs the bundle before it is packaged) and
+    the desktop libraries that once leaked into the bundle: every CI build is the "fuller" case."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    installed = set(re.findall(r"[\w.+-]+", ci))
+    for alternatives in manifest_depends():
+        assert set(alternatives) & installed, f".ci/run installs none of {alternatives}"
+    for extra in ("libatk-bridge2.0-0", "libatspi2.0-0", "libxinerama1", "libxrandr2", "libxcursor1",
+                  "libgtk-3-0"):
+        assert extra in installed, extra
+    assert re.search(r"\bxdotool\b", ci) and re.search(r"\bimagemagick\b", ci)
+
+
+def test_manifest_lists_no_library_a_build_machine_brings():
+    lines = [x for x in MANIFEST.read_text(encoding="utf-8").splitlines() if x and not x.startswith("#")]
+    files = [x.split(" -> ")[0] for x in lines[1:]]
+    assert "integritas-gui" in files and "integritas -> integritas-gui" in lines
+    assert any(f.startswith("_internal/cryptography/") for f in files)  # the real package, for secretstorage
+    names = {Path(f).name for f in files}
+    for leaked in ("libatk-bridge-2.0.so.0", "libatspi.so.0", "libXinerama.so.1", "libXrandr.so.2",
+                   "libXcursor.so.1", "libgtk-3.so.0", "libssl.so.3", "libz.so.1", "libglib-2.0.so.0"):
+        assert leaked not in names, leaked
+    assert files == sorted(files)
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
