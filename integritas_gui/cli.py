@@ -14,7 +14,6 @@ import shutil
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
@@ -88,24 +87,16 @@ class Output:
 
 
 def human_size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
+    from integritas_gui.core.display import format_size
+
+    return format_size(size) or "?"
 
 
 def local_time(iso: str | None) -> str:
-    if not iso:
-        return ""
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return iso
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    """A service or history date in this computer's zone (a date without a zone is UTC)."""
+    from integritas_gui.core.display import format_local
+
+    return format_local(iso)
 
 
 def progress_bar(done: int, total: int, width: int = 24) -> str:
@@ -401,6 +392,11 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
                 code = worst([code, EXIT_BAD_INPUT])
                 continue
             print(f"Report saved to {dest}", file=sys.stderr)
+        for job in history.jobs(ids):
+            if not job.report_path and job.state in ("done", "failed"):
+                name = job.path or job.sha3_256
+                print(f"integritas: no report for {name}: {job.error or 'the service sent none.'}",
+                      file=sys.stderr)
         if len(reports) < len(ids):
             code = worst([code, EXIT_SERVICE])
     return code
