@@ -3,54 +3,14 @@ without a zone, a report request that timed out, and a report asked for an uncha
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-import time
 from datetime import datetime
-from zoneinfo import ZoneInfo
-
-import pytest
 
 from integritas_gui import cli
-from integritas_gui.core import hashing
 from integritas_gui.core.hashing import hash_file
 from tests.reliability.conftest import SLOW_FAULT_SECONDS, assert_clean_logs, make_files
-from tests.sandbox_fixture import sandbox_stats, wait_for_block
-
-ZONE = "Asia/Kolkata"  # UTC+05:30 all year: a wrong zone cannot pass by luck
-
-
-@pytest.fixture
-def zone(monkeypatch):
-    monkeypatch.setenv("TZ", ZONE)
-    time.tzset()
-    yield ZoneInfo(ZONE)
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.fixture
-def on_chain(sandbox, tmp_path):
-    [path] = make_files(tmp_path / "in", 1, prefix="answer")
-    sandbox.do_stamp(hash_file(str(path)).sha3_256, "set-up")
-    wait_for_block(sandbox)
-    return path
-
-
-@pytest.fixture
-def reads(monkeypatch):
-    """Paths the engine read to hash them (the real hash_file still does the work)."""
-    seen: list[str] = []
-    real = hashing.hash_file
-
-    def spy(path, *args, **kwargs):
-        seen.append(str(path))
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(hashing, "hash_file", spy)
-    return seen
-
+from tests.sandbox_fixture import sandbox_stats
 
 def report_args(tmp_path) -> list[str]:
     return ["--report", str(tmp_path / "out" / "report.pdf")]
