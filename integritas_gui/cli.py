@@ -435,6 +435,20 @@ def cmd_history(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def cmd_import(args: argparse.Namespace, out: Output) -> int:
+    from integritas_gui.core.history_export import import_files
+
+    history, _ = _history(args)
+    codes = []
+    for result in import_files(history, args.paths):
+        record = {"path": result.path, "what": result.what, "imported": result.imported,
+                  "skipped": result.skipped, "failed_at_service": result.failed_at_service,
+                  "error": result.error}
+        out.result(record, result.message)
+        codes.append(EXIT_BAD_INPUT if result.error else EXIT_OK)
+    return worst(codes)
+
+
 def cmd_receipt(args: argparse.Namespace, out: Output) -> int:
     from integritas_gui.core.job_receipts import receipt_for_job
     from integritas_gui.core.receipts import read_receipt, sidecar_path, verify_file_against_receipt, write_receipt
@@ -521,6 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["stamp", "check", "verify"])
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("import", parents=[common],
+                       help="import receipts, v1 proof files, Edge Studio export ZIPs or history exports")
+    p.add_argument("paths", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("receipt", parents=[common], help="write a file's receipt, or verify a file against one")
     p.add_argument("path", metavar="PATH")

@@ -663,7 +663,7 @@ class HistoryView(QWidget):
     def choose_import(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
             self, self.tr("Import receipts, v1 proofs or history exports"), "",
-            self.tr("Receipts, proofs and exports (*.json *.csv);;All files (*)"))
+            self.tr("Receipts, proofs and exports (*.json *.csv *.zip);;All files (*)"))
         if paths:
             self.import_paths(paths)
 
