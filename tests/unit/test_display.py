@@ -53,3 +53,23 @@ def test_one_unit_system_everywhere(size, text):
     # The CLI, the window and the certificate (via receipts) agree for every file.
     assert format_size(size) == cli.human_size(size) == status_text.human_size(size) == text
     assert receipts.human_size(size) == certificate.human_size(size) == text
+
+
+def test_the_history_export_writes_dates_without_a_zone_as_utc(tmp_path):
+    from integritas_gui.core.history import History
+    from integritas_gui.core.history_export import export_to_string, read_csv_export
+
+    history = History(tmp_path / "h.sqlite3")
+    job_id = history.add_job("stamp", path="/v1.txt", sha3_256="ab" * 32)
+    history.update(job_id, state="confirmed", block_number=7, block_date=V1_DATE)  # as stored before
+    history.db.execute("INSERT INTO records (job_id, block_number, block_date) VALUES (?, 7, ?)",
+                       (job_id, V1_DATE))
+    exported = export_to_string(history, "json")
+    assert V1_DATE not in exported and exported.count("2026-01-21T09:55:48.000Z") == 2
+    import io
+
+    [row] = read_csv_export(io.StringIO(export_to_string(history, "csv").replace(
+        "2026-01-21T09:55:48.000Z", V1_DATE)))  # an older export read back
+    assert row["block_date"] == "2026-01-21T09:55:48.000Z"
+    assert row["records"][0]["block_date"] == "2026-01-21T09:55:48.000Z"
+    history.close()
