@@ -5,37 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from integritas_gui.gui.queue_model import STATUS
+from tests.gui.test_main_window import WAIT_MS, show_details, status_cell, wait_row
 from tests.reliability.conftest import SLOW_FAULT_SECONDS, make_files
 from tests.sandbox_fixture import sandbox_stats
 
-WAIT_MS = 20_000
-
 
 def settled(qtbot, window, path, states, kind="verify"):
-    found = {}
-
-    def ready():
-        for row in window.model.rows():
-            if row.path == str(path) and row.kind == kind and row.state in states:
-                found["row"] = row
-                return True
-        return False
-
-    qtbot.waitUntil(ready, timeout=WAIT_MS)
-    return found["row"]
-
-
-def panel_for(qtbot, window, job_id, state):
-    assert window.select_job(job_id)
-    panel = window.detail_panel
-    qtbot.waitUntil(lambda: panel.details is not None and panel.details.job_id == job_id
-                    and panel.details.state == state, timeout=WAIT_MS)
-    return panel
-
-
-def status_cell(window, job_id):
-    return window.model.index(window.model.position_of(job_id), STATUS).data()
+    return wait_row(qtbot, window, path, states, kind=kind)
 
 
 def test_window_says_the_answer_had_no_report_link(qtbot, window_for, sandbox, proxy, on_chain):
@@ -45,7 +21,7 @@ def test_window_says_the_answer_had_no_report_link(qtbot, window_for, sandbox, p
     row = settled(qtbot, window, on_chain, {"done", "failed"})
     assert row.state == "done" and row.outcome == "full match"
     assert "without a report link" in status_cell(window, row.job_id)
-    panel = panel_for(qtbot, window, row.job_id, "done")
+    panel = show_details(qtbot, window, row.job_id, "done")
     assert panel.banner.title.text() == "Full match"
     assert "without a report link" in panel.banner.text.text()
     assert "integritas.technology" in panel.banner.text.text()
@@ -58,7 +34,7 @@ def test_window_shows_dates_without_a_zone_as_utc_in_local_time(qtbot, window_fo
     window = window_for(proxy.base_url, sandbox.api_key)
     window.add_paths([on_chain], "verify")
     row = settled(qtbot, window, on_chain, {"done"})
-    panel = panel_for(qtbot, window, row.job_id, "done")
+    panel = show_details(qtbot, window, row.job_id, "done")
     [record] = panel.details.records
     assert record.block_date.endswith("Z")
     local = datetime.fromisoformat(record.block_date.replace("Z", "+00:00")).astimezone(zone)
@@ -73,7 +49,7 @@ def test_window_report_that_timed_out_is_asked_once_and_explained(qtbot, window_
     row = settled(qtbot, window, on_chain, {"done", "failed"})
     assert row.state == "failed" and "may have made the report" in row.error
     assert proxy.counts["verify"] == 1 and sandbox_stats(sandbox)["reports"] == 1
-    panel = panel_for(qtbot, window, row.job_id, "failed")
+    panel = show_details(qtbot, window, row.job_id, "failed")
     assert "report list on integritas.technology" in panel.banner.text.text()
 
 
@@ -84,7 +60,7 @@ def test_window_report_for_an_unchanged_file_does_not_read_it_again(qtbot, windo
     window.add_paths([path], "stamp")
     stamped = settled(qtbot, window, path, {"confirmed"}, kind="stamp")
     assert reads == [str(path)]
-    panel = panel_for(qtbot, window, stamped.job_id, "confirmed")
+    panel = show_details(qtbot, window, stamped.job_id, "confirmed")
     with qtbot.waitSignal(window.report_ready, timeout=WAIT_MS) as ready:
         panel.report_button.click()
     job_id, report_path = ready.args
