@@ -480,7 +480,7 @@ def sanitise_report_name(name: Any, *, max_length: int = 120) -> str:
 REFUSED_STATUSES = frozenset({429, 503})
 
 
-def _maybe_carried_out(what_happened: str) -> ServiceError:
+def report_may_exist(what_happened: str) -> ServiceError:
     """A report request that may have reached the service: it is never sent again on its own."""
     return ServiceError(
         "report",
@@ -676,12 +676,12 @@ class IntegritasClient:
                 )
                 retry_after = None
                 if once and not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-                    raise _maybe_carried_out("it did not answer in time") from None
+                    raise report_may_exist("it did not answer in time") from None
             except httpx.TransportError as exc:
                 last_error = self._network_error(exc)
                 retry_after = None
                 if once and not isinstance(exc, httpx.ConnectError):
-                    raise _maybe_carried_out("the connection broke before it answered") from None
+                    raise report_may_exist("the connection broke before it answered") from None
             else:
                 self._gate.observe(response.headers)
                 status = response.status_code
@@ -690,7 +690,7 @@ class IntegritasClient:
                         return decode_response(status, response.content, response.headers)
                     except ServiceError as exc:
                         if once and exc.kind == "malformed" and 200 <= status < 300:
-                            raise _maybe_carried_out("its answer could not be read") from None
+                            raise report_may_exist("its answer could not be read") from None
                         exc.message = self._redact(exc.message)
                         exc.args = (exc.message,)
                         raise
@@ -700,7 +700,7 @@ class IntegritasClient:
                     last_error = exc
                 retry_after = last_error.retry_after if last_error else None
                 if once and status not in REFUSED_STATUSES:
-                    raise _maybe_carried_out(f"it answered with an error (HTTP {status})") from None
+                    raise report_may_exist(f"it answered with an error (HTTP {status})") from None
             log.info("Integritas %s attempt %d failed: %s", path, attempt + 1,
                      last_error.kind if last_error else "?")
             if attempt >= self.max_retries:

@@ -375,6 +375,13 @@ class Engine:
             self._active[job.id] = _Active(job.kind, job.path)
         if job.state in ("queued", "hashing") and job.path:
             self._start_hashing(job.id, job.kind, job.path, register=False)
+        elif job.state == "submitting" and job.kind == "verify" and job.options.get("report"):
+            # A report request may have reached the service (and minted its NFT): not sent again.
+            from integritas_gui.core.client import report_may_exist
+
+            self._settle(job.id)
+            error = report_may_exist("the app stopped before the service answered")
+            self._commit(job.id, state="failed", error=error.message, error_kind=error.kind)
         elif job.state in ("hashed", "submitting") or (job.state in ("queued", "hashing") and job.sha3_256):
             # "submitting" means a crash came mid-request: the service may or may not have it.
             self._submit(job.id)

@@ -46,3 +46,23 @@ def test_a_hashed_file_keeps_its_status_change_time(tmp_path, sandbox_client):
     finally:
         engine.shutdown()
         history.close()
+
+
+def test_a_report_request_cut_off_by_a_crash_is_not_sent_again_on_resume(tmp_path, sandbox, sandbox_client):
+    from tests.sandbox_fixture import sandbox_stats
+
+    history = History(tmp_path / "h.sqlite3")
+    plain = history.add_job("verify", sha3_256="ab" * 32, state="submitting", options={"report": False})
+    minting = history.add_job("verify", sha3_256="cd" * 32, state="submitting", options={"report": True})
+    engine = Engine(history, sandbox_client)
+    try:
+        assert sorted(engine.resume_unfinished()) == [plain, minting]
+        assert engine.wait_idle(20)
+        assert history.get_job(plain).state == "done"  # a plain verification is asked again
+        job = history.get_job(minting)
+        assert job.state == "failed" and "may have made the report" in job.error
+        assert "report list on integritas.technology" in job.error
+        assert sandbox_stats(sandbox)["verifications"] == 1 and sandbox_stats(sandbox)["reports"] == 0
+    finally:
+        engine.shutdown()
+        history.close()
