@@ -14,7 +14,6 @@ import shutil
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
@@ -88,24 +87,16 @@ class Output:
 
 
 def human_size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
+    from integritas_gui.core.display import format_size
+
+    return format_size(size) or "?"
 
 
 def local_time(iso: str | None) -> str:
-    if not iso:
-        return ""
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return iso
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    """A service or history date in this computer's zone (a date without a zone is UTC)."""
+    from integritas_gui.core.display import format_local
+
+    return format_local(iso)
 
 
 def progress_bar(done: int, total: int, width: int = 24) -> str:
@@ -401,6 +392,11 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
                 code = worst([code, EXIT_BAD_INPUT])
                 continue
             print(f"Report saved to {dest}", file=sys.stderr)
+        for job in history.jobs(ids):
+            if not job.report_path and job.state in ("done", "failed"):
+                name = job.path or job.sha3_256
+                print(f"integritas: no report for {name}: {job.error or 'the service sent none.'}",
+                      file=sys.stderr)
         if len(reports) < len(ids):
             code = worst([code, EXIT_SERVICE])
     return code
@@ -437,6 +433,20 @@ def cmd_history(args: argparse.Namespace, out: Output) -> int:
     if not jobs and not out.as_json:
         print("No history yet." if not args.search else "Nothing matches.", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace, out: Output) -> int:
+    from integritas_gui.core.history_export import import_files
+
+    history, _ = _history(args)
+    codes = []
+    for result in import_files(history, args.paths):
+        record = {"path": result.path, "what": result.what, "imported": result.imported,
+                  "skipped": result.skipped, "failed_at_service": result.failed_at_service,
+                  "error": result.error}
+        out.result(record, result.message)
+        codes.append(EXIT_BAD_INPUT if result.error else EXIT_OK)
+    return worst(codes)
 
 
 def cmd_receipt(args: argparse.Namespace, out: Output) -> int:
@@ -525,6 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["stamp", "check", "verify"])
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("import", parents=[common],
+                       help="import receipts, v1 proof files, Edge Studio export ZIPs or history exports")
+    p.add_argument("paths", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("receipt", parents=[common], help="write a file's receipt, or verify a file against one")
     p.add_argument("path", metavar="PATH")

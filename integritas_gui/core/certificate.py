@@ -65,12 +65,13 @@ from reportlab.platypus import (
 )
 
 from integritas_gui import APP_NAME, __version__
+from integritas_gui.core.display import format_size as human_size
+from integritas_gui.core.display import format_utc
 from integritas_gui.core.errors import BadInput, FileProblem
 from integritas_gui.core.receipts import (
     Receipt,
     ReceiptCheck,
     describe_range,
-    human_size,
     parse_iso_utc,
     public_base_url,
     utc_now_iso,
@@ -255,13 +256,7 @@ def _e(text: Any) -> str:
 
 def format_time(iso: str | None) -> str:
     """'Wed 21 Jan 2026, 09:55:48 UTC': unambiguous, always UTC."""
-    if not iso:
-        return "unknown"
-    try:
-        moment = parse_iso_utc(iso).astimezone(timezone.utc)
-    except ValueError:
-        return str(iso)
-    return moment.strftime("%a %d %b %Y, %H:%M:%S UTC")
+    return format_utc(iso)
 
 
 def explorer_links(record: Mapping[str, Any]) -> dict[str, str]:

@@ -28,6 +28,7 @@ import httpx
 
 from integritas_gui import __version__
 from integritas_gui.core import hexhash
+from integritas_gui.core.display import iso_utc
 from integritas_gui.core.direct_http import AnswerTooLarge, DirectJsonPool, DirectReply, check_declared_length
 from integritas_gui.core.errors import BadInput, Cancelled, IntegritasError
 from integritas_gui.core.retry import (
@@ -336,7 +337,7 @@ def parse_verify_payload(payload: Any, requested_hash: str, *, message: str = ""
             continue
         records.append(ChainRecord(
             block_number=_as_int(entry.get("blockNumber")),
-            block_date=_as_str(entry.get("blockDate")),
+            block_date=iso_utc(entry.get("blockDate")),
             txpow_id=_as_str(entry.get("txpowId")),
             transaction_id=_as_str(entry.get("transactionId")),
             matched_hash=normalise_hash(entry.get("matchedHash")),
@@ -351,16 +352,6 @@ def parse_verify_payload(payload: Any, requested_hash: str, *, message: str = ""
             offset=max(0, _as_int(entry.get("offset")) or 0),
             packet_size=max(0, _as_int(entry.get("packetSize")) or 0),
         ))
-    report = None
-    file_info = _as_dict(outer.get("file"))
-    url = _as_str(file_info.get("downloadUrl"))
-    if url:
-        report = ReportLink(
-            file_name=_as_str(file_info.get("fileName")) or "verification-report.pdf",
-            download_url=url,
-            file_size=_as_int(file_info.get("fileSize")),
-            expires_in=_as_str(file_info.get("expiresIn")),
-        )
     return VerifyResult(
         file_hash=file_hash or requested_hash,
         result=result,
@@ -369,10 +360,34 @@ def parse_verify_payload(payload: Any, requested_hash: str, *, message: str = ""
         unique_hashes=_as_int(inner.get("uniqueHashes")),
         nft_coin_id=_as_str(inner.get("nftCoinId")),
         nft_txn_id=_as_str(inner.get("nftTxnId")),
-        report=report,
+        report=parse_report_link(outer, inner),
         message=message,
         raw=raw if raw is not None else outer,
     )
+
+
+def _first(mapping: dict, *names: str) -> Any:
+    for name in names:
+        if mapping.get(name) is not None:
+            return mapping[name]
+    return None
+
+
+def parse_report_link(*places: dict) -> ReportLink | None:
+    """The report link of a verify answer: ``file.downloadUrl`` (v2) or ``file.download_url``
+    (v1), next to the verification data or inside it; None when the answer has none."""
+    for place in places:
+        file_info = _as_dict(place.get("file"))
+        url = _as_str(_first(file_info, "downloadUrl", "download_url", "downloadURL"))
+        if url:
+            return ReportLink(
+                file_name=_as_str(_first(file_info, "fileName", "file_name", "filename"))
+                or "verification-report.pdf",
+                download_url=url,
+                file_size=_as_int(_first(file_info, "fileSize", "file_size")),
+                expires_in=_as_str(_first(file_info, "expiresIn", "expires_in")),
+            )
+    return None
 
 
 def _looks_like_verification(data: dict) -> bool:
@@ -459,6 +474,20 @@ def sanitise_report_name(name: Any, *, max_length: int = 120) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # The client
+
+
+# Answers that say the service did not carry the request out, so even a report request may be sent again.
+REFUSED_STATUSES = frozenset({429, 503})
+
+
+def report_may_exist(what_happened: str) -> ServiceError:
+    """A report request that may have reached the service: it is never sent again on its own."""
+    return ServiceError(
+        "report",
+        f"The service may have made the report; {what_happened}, so the request was not sent again. "
+        "Ask again with Verify + report (integritas verify --report) to get a new one; check your "
+        "report list on integritas.technology first.",
+    )
 
 
 class _TransientReportError(ServiceError):
@@ -578,15 +607,15 @@ class IntegritasClient:
             body["filename"] = str(filename)
         if filesize is not None:
             body["filesize"] = int(filesize)
-        envelope = self._post(VERIFY_PATH, body, slow=True,
+        envelope = self._post(VERIFY_PATH, body, slow=True, once=report,
                               headers={"x-report-required": "true" if report else "false"})
         return parse_verify(envelope, digest)
 
     # -- transport ------------------------------------------------------------------------------
 
-    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+    def _headers(self, extra: Mapping[str, str] | None, request_id: str) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json",
-                   "user-agent": USER_AGENT, "x-request-id": str(uuid.uuid4())}
+                   "user-agent": USER_AGENT, "x-request-id": request_id}
         headers.update(self._extra_headers)
         if extra:
             headers.update(extra)
@@ -603,18 +632,25 @@ class IntegritasClient:
         with self._rng_lock:
             return backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_max, rng=self._rng)
 
-    def _post(self, path: str, body: dict, *, slow: bool = False,
+    def _post(self, path: str, body: dict, *, slow: bool = False, once: bool = False,
               headers: Mapping[str, str] | None = None) -> dict:
+        """POST with retries; every attempt carries the same ``x-request-id``.
+
+        ``once``: the request costs something the service cannot take back (a verify that mints a
+        report NFT). It is sent again only when it cannot have been carried out: no connection was
+        made, or the service refused it (429, 503). Otherwise the error says what may have happened.
+        """
         url = self.base_url + path
         request_timeout = self._verify_timeout if slow else self._default_timeout
         read_timeout = self.verify_timeout if slow else self.timeout
         payload = json.dumps(body).encode()
+        request_id = str(uuid.uuid4())
         last_error: ServiceError | None = None
         for attempt in range(self.max_retries + 1):
             wait = self._gate.wait_time()
             if wait > 0:
                 self._sleep(wait)
-            request_headers = self._headers(headers)
+            request_headers = self._headers(headers, request_id)
             try:
                 with self._slots:
                     if self._direct is not None:
@@ -632,16 +668,20 @@ class IntegritasClient:
                     f"{MAX_ANSWER_BYTES >> 20} MiB, which is not an Integritas answer. Check the "
                     "service address in Settings.",
                 ) from None
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as exc:
                 last_error = ServiceError(
                     "timeout",
                     "The Integritas service did not answer in time. It will be retried; if it "
                     "keeps happening, try again later.",
                 )
                 retry_after = None
+                if once and not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+                    raise report_may_exist("it did not answer in time") from None
             except httpx.TransportError as exc:
                 last_error = self._network_error(exc)
                 retry_after = None
+                if once and not isinstance(exc, httpx.ConnectError):
+                    raise report_may_exist("the connection broke before it answered") from None
             else:
                 self._gate.observe(response.headers)
                 status = response.status_code
@@ -649,6 +689,8 @@ class IntegritasClient:
                     try:
                         return decode_response(status, response.content, response.headers)
                     except ServiceError as exc:
+                        if once and exc.kind == "malformed" and 200 <= status < 300:
+                            raise report_may_exist("its answer could not be read") from None
                         exc.message = self._redact(exc.message)
                         exc.args = (exc.message,)
                         raise
@@ -657,6 +699,8 @@ class IntegritasClient:
                 except ServiceError as exc:
                     last_error = exc
                 retry_after = last_error.retry_after if last_error else None
+                if once and status not in REFUSED_STATUSES:
+                    raise report_may_exist(f"it answered with an error (HTTP {status})") from None
             log.info("Integritas %s attempt %d failed: %s", path, attempt + 1,
                      last_error.kind if last_error else "?")
             if attempt >= self.max_retries:

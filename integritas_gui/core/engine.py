@@ -160,6 +160,11 @@ def run_in_background() -> None:
         log.debug("Could not lower a worker thread's priority", exc_info=True)
 
 
+NO_REPORT_LINK = ("Verified, but the service answered without a report link, so there is no PDF "
+                  "report. Ask again with Verify + report later; if no link comes back, check your "
+                  "report list on integritas.technology.")
+
+
 class Engine:
     def __init__(
         self,
@@ -312,7 +317,8 @@ class Engine:
             st = os.stat(job.path)
         except OSError:
             return False
-        return st.st_size == job.size and st.st_mtime_ns == job.mtime_ns
+        return (st.st_size == job.size and st.st_mtime_ns == job.mtime_ns
+                and job.ctime_ns in (None, st.st_ctime_ns))
 
     # ---- control -------------------------------------------------------------------------------
     def cancel(self, job_id: int) -> None:
@@ -369,6 +375,13 @@ class Engine:
             self._active[job.id] = _Active(job.kind, job.path)
         if job.state in ("queued", "hashing") and job.path:
             self._start_hashing(job.id, job.kind, job.path, register=False)
+        elif job.state == "submitting" and job.kind == "verify" and job.options.get("report"):
+            # A report request may have reached the service (and minted its NFT): not sent again.
+            from integritas_gui.core.client import report_may_exist
+
+            self._settle(job.id)
+            error = report_may_exist("the app stopped before the service answered")
+            self._commit(job.id, state="failed", error=error.message, error_kind=error.kind)
         elif job.state in ("hashed", "submitting") or (job.state in ("queued", "hashing") and job.sha3_256):
             # "submitting" means a crash came mid-request: the service may or may not have it.
             self._submit(job.id)
@@ -547,7 +560,9 @@ class Engine:
             self._emit(JobUpdate(job_id, job.kind, job.path, "hashing", done, total))
 
         try:
-            digest = hash_file(job.path, segment_size=segment_size, progress=progress, cancel=cancel)
+            digest = self._known_digest(job, reference) if job.options.get("report") else None
+            if digest is None:
+                digest = hash_file(job.path, segment_size=segment_size, progress=progress, cancel=cancel)
         except Cancelled:
             self._stop_if_cancelled(job_id)
             return
@@ -560,6 +575,37 @@ class Engine:
             self.history.update(job_id, receipt_check=self._compare(reference, digest))
         self._emit(JobUpdate.of(self.history.get_job(job_id, with_records=False)))
         self._submit(job_id)
+
+    def _known_digest(self, job: Job, reference: dict[str, Any] | None) -> Any:
+        """The digest this history already holds for the file, when the file is unchanged since
+        (same size, modification and status-change times): asking for a report then costs no read
+        of the file. None when it has to be hashed."""
+        from integritas_gui.core.hashing import FileDigest
+
+        try:
+            st = os.stat(job.path)
+        except OSError:
+            return None
+        candidates = [self.history.latest_for_path(job.path, kind, states=states) for kind, states in
+                      (("verify", ("done",)), ("stamp", ("pending", "confirmed")), ("check", ("done",)))]
+        for earlier in sorted((c for c in candidates if c is not None), key=lambda c: -c.id):
+            if not earlier.sha3_256 or earlier.ctime_ns is None or earlier.segment_size is None:
+                continue
+            if (earlier.size, earlier.mtime_ns, earlier.ctime_ns) != (st.st_size, st.st_mtime_ns,
+                                                                       st.st_ctime_ns):
+                return None  # the newest hash is of another version of the file
+            if reference is not None and earlier.segment_size != reference["segment_size"]:
+                continue
+            segments = self.history.segments(earlier.id)
+            if len(segments) != (earlier.segment_count or 0):
+                continue
+            log.info("Job %s: %s is unchanged since job %s hashed it; not read again", job.id,
+                     job.name, earlier.id)
+            return FileDigest(path=job.path, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                              sha3_256=earlier.sha3_256, blake3=earlier.blake3,
+                              segment_size=earlier.segment_size, segments=segments,
+                              segments_root=earlier.segments_root, ctime_ns=st.st_ctime_ns)
+        return None
 
     @staticmethod
     def _compare(reference: dict[str, Any], digest: Any) -> dict[str, Any]:
@@ -676,6 +722,8 @@ class Engine:
             changes.update(block_number=newest.block_number, block_date=newest.block_date)
         if result.report is not None:
             changes.update(self._download_report(result.report))
+        elif job.options.get("report"):
+            changes.update(error=NO_REPORT_LINK, error_kind="report")
         self._settle(job.id)
         self._commit(job.id, known=job, state="done", outcome=result.result, **changes)
 

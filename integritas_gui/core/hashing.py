@@ -137,6 +137,7 @@ class FileDigest:
     segment_size: int
     segments: tuple[str, ...]  # BLAKE3 of each segment, 64 lowercase hex each
     segments_root: str
+    ctime_ns: int | None = None  # status change time when hashed (a rewrite moves it)
 
     @property
     def segment_count(self) -> int:
@@ -432,6 +433,7 @@ def hash_file(
         segment_size=chosen,
         segments=segments,
         segments_root=_segments_root_raw(chosen, size, side.digests),
+        ctime_ns=before.st_ctime_ns,
     )
 
 

@@ -102,6 +102,8 @@ MIGRATIONS: list[Any] = [
     """,
     # 2: fast history search (see _migration_2)
     lambda db: _migration_2(db),
+    # 3: the status-change time of a hashed file, so an unchanged file is known without reading it
+    "ALTER TABLE jobs ADD COLUMN ctime_ns INTEGER",
 ]
 
 TEXT_INDEX = "jobs_text"
@@ -200,6 +202,7 @@ class Job:
     submitted_at: str | None
     confirmed_at: str | None
     batch_id: int | None = None
+    ctime_ns: int | None = None
     records: list[Record] = field(default_factory=list)
 
     @property
@@ -449,11 +452,12 @@ class History:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.execute(
-                    "UPDATE jobs SET size = ?, mtime_ns = ?, sha3_256 = ?, blake3 = ?, segment_size = ?,"
-                    " segment_count = ?, segments_root = ?, state = ?, error = NULL, error_kind = NULL,"
-                    " updated_at = ? WHERE id = ?",
+                    "UPDATE jobs SET size = ?, mtime_ns = ?, ctime_ns = ?, sha3_256 = ?, blake3 = ?,"
+                    " segment_size = ?, segment_count = ?, segments_root = ?, state = ?, error = NULL,"
+                    " error_kind = NULL, updated_at = ? WHERE id = ?",
                     (
-                        digest.size, digest.mtime_ns, digest.sha3_256, digest.blake3,
+                        digest.size, digest.mtime_ns, getattr(digest, "ctime_ns", None),
+                        digest.sha3_256, digest.blake3,
                         digest.segment_size, len(digest.segments), digest.segments_root, state,
                         utc_now(), job_id,
                     ),

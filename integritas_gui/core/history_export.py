@@ -1,4 +1,5 @@
-"""Export the history as CSV or JSON, and import exports, receipts and legacy v1 proof files.
+"""Export the history as CSV or JSON, and import exports, receipts, legacy v1 proof files and
+Edge Studio export ZIPs (a v1 proof with its source file).
 
 Everything streams: an export reads the history a page at a time and writes row by row, and an
 import of our own export reads one job per line, so 100,000 entries never sit in memory at once.
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
+from integritas_gui.core.display import iso_utc
 from integritas_gui.core.errors import BadInput, Cancelled, IntegritasError, StoreError
 from integritas_gui.core.history import History, Job, utc_now
 
@@ -38,6 +40,7 @@ EXPORT_FIELDS = (
 JOB_FIELDS = tuple(name for name in EXPORT_FIELDS if name not in ("segments", "records"))
 RECORD_FIELDS = ("block_number", "block_date", "txpow_id", "transaction_id", "matched_hash")
 INT_FIELDS = {"id", "size", "mtime_ns", "segment_size", "segment_count", "block_number"}
+_BLOCK_DATE = JOB_FIELDS.index("block_date")
 BATCH = 1000
 MAX_JSON_IMPORT_BYTES = 64 * 1024 * 1024  # for JSON that is not in our line-per-job layout
 
@@ -65,10 +68,11 @@ class JobFilter:
 @dataclass(frozen=True)
 class ImportResult:
     path: str
-    what: str  # "receipt" | "v1 proof" | "export" | "unknown"
+    what: str  # "receipt" | "v1 proof" | "Edge Studio export" | "export" | "unknown"
     imported: int = 0
     skipped: int = 0  # already in the history
     error: str | None = None  # set when nothing was imported from this file
+    failed_at_service: int = 0  # v1 proofs whose stamp the service could not make ("[ERROR]")
 
     @property
     def message(self) -> str:
@@ -78,6 +82,11 @@ class ImportResult:
         text = f"{name}: imported {self.imported} {self.what} entr{'y' if self.imported == 1 else 'ies'}"
         if self.skipped:
             text += f", {self.skipped} already in the history"
+        if self.failed_at_service:
+            which = "its stamp" if self.failed_at_service == self.imported + self.skipped else (
+                f"{self.failed_at_service} of the stamps")
+            text += (f"; {which} failed at the Integritas service (the proof says [ERROR]), so "
+                     "nothing was anchored: stamp the file again")
         return text + "."
 
 
@@ -161,7 +170,13 @@ def iter_export_tuples(history: History, *, job_ids: Iterable[int] | None = None
         records = records_for_jobs(history, ids)
         segments = segments_for_jobs(history, ids)
         for row in rows:
-            yield row + (segments.get(row[0]), records.get(row[0], []))
+            found = records.get(row[0], [])
+            if isinstance(row[_BLOCK_DATE], str) and not row[_BLOCK_DATE].endswith("Z"):  # stored before dates were normalised
+                row = row[:_BLOCK_DATE] + (iso_utc(row[_BLOCK_DATE]),) + row[_BLOCK_DATE + 1:]
+            for record in found:
+                if isinstance(record["block_date"], str) and not record["block_date"].endswith("Z"):
+                    record["block_date"] = iso_utc(record["block_date"])
+            yield row + (segments.get(row[0]), found)
 
 
 def iter_export_rows(history: History, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -258,6 +273,9 @@ def _clean_row(raw: dict[str, Any], where: str) -> dict[str, Any]:
             raise BadInput(f"This export is damaged: {where} has unreadable records.") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise BadInput(f"This export is damaged: {where} has unreadable records.")
+    row["block_date"] = iso_utc(row.get("block_date"))  # a date without a zone is UTC
+    for record in records:
+        record["block_date"] = iso_utc(record.get("block_date"))
     row["records"] = records
     segments = row.get("segments")
     if isinstance(segments, str):
@@ -449,9 +467,11 @@ def rows_from_receipt(receipt: Any, receipt_path: str) -> list[dict[str, Any]]:
     }]
 
 
-def rows_from_v1_proofs(proofs: list[Any], proof_path: str) -> list[dict[str, Any]]:
-    """Stamp jobs for a v1 proof file. Any wrong root rejects the whole file (BadInput)."""
-    from integritas_gui.core.v1proof import ROOT_MISMATCH, UNCHECKED
+def rows_from_v1_proofs(proofs: list[Any], proof_path: str, *, name: str | None = None,
+                        size: int | None = None) -> list[dict[str, Any]]:
+    """Stamp jobs for a v1 proof file. Any wrong root rejects the whole file (BadInput); a stamp the
+    service could not make ("[ERROR]") is kept as a failed stamp that says so."""
+    from integritas_gui.core.v1proof import FAILED_AT_SERVICE, ROOT_MISMATCH, UNCHECKED
 
     bad = [index for index, proof in enumerate(proofs, start=1) if proof.status == ROOT_MISMATCH]
     if bad:
@@ -469,27 +489,46 @@ def rows_from_v1_proofs(proofs: list[Any], proof_path: str) -> list[dict[str, An
         when = utc_now()
     rows = []
     for proof in proofs:
-        checked = proof.status != UNCHECKED
-        rows.append({
+        row = {
             "kind": "stamp",
-            "name": f"{os.path.basename(proof_path)} (v1 proof)",
+            "name": name or f"{os.path.basename(proof_path)} (v1 proof)",
             "path": None,
-            "sha3_256": proof.hash,
-            "state": "confirmed" if checked else "done",
-            "outcome": "v1 proof checked offline" if checked else "v1 proof (not checkable offline)",
+            "size": size,
+            "sha3_256": proof.hash or None,
             "created_at": when,
             "receipt_path": proof_path,
             "records": [],
-        })
+        }
+        if proof.status == FAILED_AT_SERVICE:
+            row.update(state="failed", error=proof.message, error_kind="service")
+        else:
+            checked = proof.status != UNCHECKED
+            row.update(state="confirmed" if checked else "done",
+                       outcome="v1 proof checked offline" if checked else "v1 proof (not checkable offline)")
+        rows.append(row)
     return rows
 
 
+def rows_from_proof_zip(bundle: Any, zip_path: str) -> list[dict[str, Any]]:
+    """Stamp jobs for an Edge Studio export; a source file that is not the proven one rejects it."""
+    if bundle.source_matches is False:
+        raise BadInput(
+            f"Rejected: the file {bundle.source_name} in this ZIP is not the one its proof is for (its "
+            "SHA3-256 differs), so the export was altered or mixed up. Nothing was imported from it.")
+    label = f"{bundle.source_name or os.path.basename(zip_path)} (Edge Studio export)"
+    return rows_from_v1_proofs(bundle.proofs, zip_path, name=label, size=bundle.source_size)
+
+
 def _sniff(path: Path) -> tuple[str, Any]:
-    """("export-csv" | "export-json" | "v1" | "receipt", parsed v1 proofs or receipt or None)."""
+    """("export-csv" | "export-json" | "v1" | "zip" | "receipt", what was parsed or None)."""
     if path.suffix.lower() == ".csv":
         return "export-csv", None
     with open(path, "rb") as handle:
         head = handle.read(4096)
+    if head.startswith(b"PK\x03\x04") or path.suffix.lower() == ".zip":
+        from integritas_gui.core.v1proof import read_proof_zip
+
+        return "zip", read_proof_zip(path)
     text = head.decode("utf-8-sig", errors="replace").lstrip()
     if text.startswith("{") and EXPORT_FORMAT in text.split("\n", 1)[0]:
         return "export-json", None
@@ -519,9 +558,14 @@ def import_file(history: History, path: str | os.PathLike, *,
             with open(path, encoding="utf-8-sig") as stream:
                 imported, skipped = insert_imported_jobs(history, read_json_export(stream),
                                                          cancel=cancel, progress=progress)
-        elif kind == "v1":
-            what = "v1 proof"
-            imported, skipped = insert_imported_jobs(history, rows_from_v1_proofs(parsed, str(path)))
+        elif kind in ("v1", "zip"):
+            what = "v1 proof" if kind == "v1" else "Edge Studio export"
+            rows = (rows_from_v1_proofs(parsed, str(path)) if kind == "v1"
+                    else rows_from_proof_zip(parsed, str(path)))
+            imported, skipped = insert_imported_jobs(history, rows)
+            failed = sum(1 for row in rows if row["state"] == "failed")
+            return ImportResult(str(path), what, imported=imported, skipped=skipped,
+                                failed_at_service=failed)
         else:
             what = "receipt"
             imported, skipped = insert_imported_jobs(history, rows_from_receipt(parsed, str(path)))

@@ -765,14 +765,9 @@ def describe_range(offset: int, length: int) -> str:
 
 
 def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            if unit == "bytes":
-                return f"{size:,} byte" + ("" if size == 1 else "s")
-            return f"{value:,.1f} {unit}"
-        value /= 1024
-    return f"{size:,} bytes"  # pragma: no cover
+    from integritas_gui.core.display import format_size
+
+    return format_size(size)
 
 
 def compare_segments(receipt: Receipt, digest: Any) -> tuple[tuple[int, int, int], ...]:

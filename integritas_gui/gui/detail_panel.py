@@ -37,7 +37,15 @@ def group_hash(value: str | None, size: int = 8) -> str:
 
 
 def banner_for(details: JobDetails, status_line: str) -> tuple[str, str, str, str]:
-    """(tone, symbol, title, explanation) for a job, in plain words."""
+    """(tone, symbol, title, explanation) for a job, in plain words; a finished verification's
+    note (e.g. the report that did not come) follows its result."""
+    tone, symbol, title, text = _banner(details, status_line)
+    if details.state == "done" and details.error:
+        text = f"{text} {details.error}"
+    return tone, symbol, title, text
+
+
+def _banner(details: JobDetails, status_line: str) -> tuple[str, str, str, str]:
     tr = st.tr
     records = len(details.records)
     check = details.receipt_check or {}

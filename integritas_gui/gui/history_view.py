@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from integritas_gui.core.errors import Cancelled, IntegritasError
+from integritas_gui.core.display import iso_utc
 from integritas_gui.core.history_export import JobFilter, export_history, import_files
 from integritas_gui.gui.adapter import TaskRunner
 from integritas_gui.gui.history_model import HistoryFilter, HistoryModel
@@ -151,7 +152,7 @@ def reverify_all(history: Any, *, cancel: threading.Event,
 # ---- the widget --------------------------------------------------------------------------------
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return iso_utc(moment)
 
 
 def _local_midnight(day: date) -> datetime:
@@ -663,7 +664,7 @@ class HistoryView(QWidget):
     def choose_import(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
             self, self.tr("Import receipts, v1 proofs or history exports"), "",
-            self.tr("Receipts, proofs and exports (*.json *.csv);;All files (*)"))
+            self.tr("Receipts, proofs and exports (*.json *.csv *.zip);;All files (*)"))
         if paths:
             self.import_paths(paths)
 

@@ -5,9 +5,11 @@ No widgets here: every function takes plain values and returns text, so they are
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from PySide6.QtCore import QCoreApplication
+
+from integritas_gui.core.display import format_local, format_size, parse_service_time
 
 # States a job can be in (see docs/architecture.md, core.history).
 ACTIVE_STATES = frozenset({"queued", "hashing", "hashed", "submitting", "pending"})
@@ -38,16 +40,7 @@ def tr(text: str) -> str:
 
 
 def human_size(num_bytes: int | None) -> str:
-    if num_bytes is None:
-        return ""
-    value = float(num_bytes)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            if unit == "B":
-                return f"{int(value)} B"
-            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-        value /= 1000
-    return f"{value:.0f} TB"  # unreachable
+    return format_size(num_bytes)
 
 
 def human_duration(seconds: float) -> str:
@@ -61,28 +54,13 @@ def human_duration(seconds: float) -> str:
 
 
 def parse_utc(iso: str | None) -> datetime | None:
-    """An ISO-8601 date from the service (UTC, may end in Z) as an aware datetime, or None."""
-    if not iso:
-        return None
-    try:
-        value = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value
+    """A date from the service or the history as an aware UTC datetime (no zone means UTC), or None."""
+    return parse_service_time(iso)
 
 
 def local_time(iso: str | None, *, now: datetime | None = None, with_date: bool | None = None) -> str:
     """The block date in the user's local time: "14:03:22" today, "2026-01-21 14:03:22" otherwise."""
-    value = parse_utc(iso)
-    if value is None:
-        return ""
-    local = value.astimezone()
-    if with_date is None:
-        today = (now or datetime.now().astimezone()).date()
-        with_date = local.date() != today
-    return local.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+    return format_local(iso, with_date=with_date, now=now) if parse_service_time(iso) else ""
 
 
 def block_text(block_number: int | None) -> str:
@@ -140,6 +118,8 @@ def status_text(
             )
         return tr("Confirmed in block {block}").format(block=block_text(block_number))
     if state == "done":
+        if error:  # the answer came, but something asked with it did not (e.g. no report link)
+            return f"{outcome_text(outcome)} \u00b7 {error}"
         return outcome_text(outcome)
     if state == "failed":
         return "\u2718 " + (error or tr("Failed"))

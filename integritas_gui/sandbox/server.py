@@ -20,11 +20,21 @@ Answer shapes (tests): a request header ``x-sandbox-shape: NAME[, NAME...]`` res
 answer into another form the real service may send: ``partial-match`` (verify of an anchored hash
 reports a partial match over several byte ranges), ``extra-fields`` (unknown fields at every level),
 ``minimal`` (every optional field left out), ``0x-hashes`` (hashes echoed as 0x + upper case),
-``unexpected-text`` (a check answer and a verify result outside the documented words).
+``unexpected-text`` (a check answer and a verify result outside the documented words),
+``no-report-link`` (a verify that asked for a report answers without ``data.file``; the report is
+still made and counted), ``v1-report-link`` (the link as v1 spelled it: ``file.download_url``),
+``naive-dates`` (block dates without a zone, ``2026-01-21 09:55:48``, which are UTC).
+
+Browsers: every answer carries ``Access-Control-Allow-Origin: *`` and a CORS preflight (``OPTIONS``)
+is answered, so a web page (such as the docs' API demo) can call the sandbox.
+
+Each POST's path, ``x-request-id`` and ``x-report-required`` are kept (the last 1,000) for tests:
+``SandboxServer.requests_seen()`` or ``GET /core/_sandbox/requests``.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import hmac
 import json
@@ -53,10 +63,21 @@ VERIFY_PATH = "/core/v2/verify/file"
 REPORTS_PREFIX = "/core/_sandbox/reports/"
 STATS_PATH = "/core/_sandbox/stats"
 HEALTH_PATH = "/core/_sandbox/health"
+REQUESTS_PATH = "/core/_sandbox/requests"
+REQUEST_LOG_SIZE = 1000
+CORS_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "content-type, x-api-key, x-request-id, x-report-required, "
+                                    "x-sandbox-fault, x-sandbox-shape",
+    "Access-Control-Expose-Headers": "retry-after, x-ratelimit-limit, x-ratelimit-remaining, "
+                                     "x-ratelimit-reset",
+    "Access-Control-Max-Age": "600",
+}
 
 FAULTS = ("503-html", "502", "429", "slow", "truncated-json", "reset", "empty-200", "html-200",
           "error-200", "status", "node-failed")
-SHAPES = ("partial-match", "extra-fields", "minimal", "0x-hashes", "unexpected-text")
+SHAPES = ("partial-match", "extra-fields", "minimal", "0x-hashes", "unexpected-text", "no-report-link",
+          "v1-report-link", "naive-dates")
 RANDOM_FAULTS = ("503-html", "502", "429", "reset")  # the retryable ones that leave state unchanged
 DEFAULT_SLOW_SECONDS = 150.0  # past the client's read timeouts (30 s, verify 120 s)
 MAX_BODY = 1024 * 1024
@@ -197,6 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("Access-Control-Allow-Origin", "*")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -204,6 +226,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - stdlib name
+        """A browser's CORS preflight: any origin may call the sandbox with the API's headers."""
+        self.send_response(204)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        for key, value in CORS_HEADERS.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _envelope(self, status: int, message: str, data, request_id: str,
                   headers: dict[str, str] | None = None, shapes: tuple[str, ...] = ()) -> None:
@@ -229,6 +260,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         if parts.path == STATS_PATH:
             self._send(200, json.dumps(self.sandbox.stats()).encode())
+        elif parts.path == REQUESTS_PATH:
+            self._send(200, json.dumps(self.sandbox.requests_seen()).encode())
         elif parts.path == HEALTH_PATH:
             body = {"status": "ok", "block_height": self.sandbox.ledger.height(),
                     "block_time": self.sandbox.ledger.block_time}
@@ -265,6 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/")
         body = self._read_body()
         request_id = (self.headers.get("x-request-id") or "")[:200] or str(uuid.uuid4())
+        sandbox._log_request(path, self.headers.get("x-request-id"), self.headers.get("x-report-required"))
         if body is None:
             self.close_connection = True
             self._envelope(400, "Request body missing or too large", None, request_id)
@@ -417,6 +451,15 @@ def _reshape(data, shapes: tuple[str, ...], path: str):
             {"matchedHash": inner["fileHash"], "offset": 0, "packetSize": half},
             {"matchedHash": inner["fileHash"], "offset": half + 1024, "packetSize": max(0, size - half - 1024)},
         ]
+    if "no-report-link" in shapes:
+        data.pop("file", None)
+    if "v1-report-link" in shapes and isinstance(data.get("file"), dict):
+        v2 = data["file"]
+        data["file"] = {"file_name": v2.get("fileName"), "download_url": v2.get("downloadUrl"),
+                        "file_size": v2.get("fileSize")}
+    if "naive-dates" in shapes and is_verification:
+        for entry in inner.get("blockchainData", []):
+            entry["blockDate"] = entry["blockDate"][:19].replace("T", " ")
     if "unexpected-text" in shapes:
         if path.endswith("/file/check") and isinstance(data.get("data"), str):
             data["data"] = "Search index is rebuilding."
@@ -449,7 +492,8 @@ def _reshape(data, shapes: tuple[str, ...], path: str):
                 for e in inner["blockchainData"]]}
             minimal = {"data": kept}
             if isinstance(data.get("file"), dict):
-                minimal["file"] = {"downloadUrl": data["file"]["downloadUrl"]}
+                minimal["file"] = {key: value for key, value in data["file"].items()
+                                   if key in ("downloadUrl", "download_url")}
             data = minimal
         elif inner is None and "data" in data and path.endswith("/file/check"):
             data = {"data": data["data"]}
@@ -505,6 +549,7 @@ class SandboxServer:
             ("requests", "connections", "submissions", "checks", "verifications", "reports",
              "faults_injected", "rate_limited", "auth_failures", "quota_refused"), 0)
         self._fault_counts: dict[str, int] = {}
+        self._request_log: collections.deque = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -608,6 +653,16 @@ class SandboxServer:
                     name = self._rng.choice(RANDOM_FAULTS)
                     return _FaultSpec(name, None, None, name)
         return None
+
+    def _log_request(self, path: str, request_id: str | None, report: str | None) -> None:
+        with self._lock:
+            self._request_log.append({"path": path, "request_id": request_id,
+                                      "report": (report or "").strip().lower() == "true"})
+
+    def requests_seen(self) -> list[dict]:
+        """The latest POSTs, oldest first: ``{"path", "request_id", "report"}`` each."""
+        with self._lock:
+            return list(self._request_log)
 
     def stats(self) -> dict:
         counts = self.ledger.counts()

@@ -290,3 +290,20 @@ def test_entry_actions_copy_hash_details_receipt(qtbot, view, services):
     for widget in (view.search, view.kind_filter, view.result_filter, view.date_filter, view.table):
         assert widget.focusPolicy() != Qt.FocusPolicy.NoFocus
         assert widget.accessibleName()
+
+
+def test_an_error_proof_and_an_edge_studio_zip_import_with_plain_notices(qtbot, view, services, tmp_path):
+    from tests.proof_files import edge_studio_zip, error_entry
+
+    content = b"reading 7\n"
+    proof = tmp_path / "failed.json"
+    proof.write_text(json.dumps([error_entry("ab" * 32)]))
+    bundle = edge_studio_zip(tmp_path / "export.zip", content)
+    results = []
+    view.import_paths([str(proof)], on_done=results.append)
+    qtbot.waitUntil(lambda: bool(results), timeout=10_000)
+    assert "failed at the Integritas service" in view.notice.text() and "damaged" not in view.notice.text()
+    view.import_paths([str(bundle)], on_done=results.append)
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=10_000)
+    assert "imported 1 Edge Studio export entry" in view.notice.text()
+    assert services.history.count() == 2

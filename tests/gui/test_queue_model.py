@@ -49,7 +49,7 @@ def test_rows_in_view_have_cells_and_rows_far_below_are_written_when_scrolled_to
     model, view = make_view(qtbot)
     assert cell(model, 0, NAME) == "file00000.bin"
     assert cell(model, 0, NAME, JOB_ID_ROLE) == 0
-    assert cell(model, 0, SIZE) == "4.1 KB"
+    assert cell(model, 0, SIZE) == "4 KiB"
     assert cell(model, 0, SIZE, Qt.ItemDataRole.TextAlignmentRole) is not None
     assert cell(model, 0, NAME, Qt.ItemDataRole.ToolTipRole) == "/data/file00000.bin"
     assert cell(model, 0, PROGRESS, Qt.ItemDataRole.DecorationRole) is not None  # the 0% bar

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -31,6 +33,56 @@ def fast_timing(monkeypatch):
 
     monkeypatch.setattr(client_module.IntegritasClient, "__init__", init)
     return overrides
+
+
+@pytest.fixture
+def zone(monkeypatch):
+    """This process in a zone of UTC+05:30 all year, so a date shown in the wrong zone cannot pass."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield ZoneInfo("Asia/Kolkata")
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def on_chain(sandbox, tmp_path):
+    """A file whose hash the sandbox already has in a block."""
+    from integritas_gui.core.hashing import hash_file
+    from tests.sandbox_fixture import wait_for_block
+
+    [path] = make_files(tmp_path / "in", 1, prefix="on-chain")
+    sandbox.do_stamp(hash_file(str(path)).sha3_256, "set-up")
+    wait_for_block(sandbox)
+    return path
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Paths the engine read to hash them (a spy: the real hash_file still does the work)."""
+    from integritas_gui.core import hashing
+
+    seen: list[str] = []
+    real = hashing.hash_file
+
+    def spy(path, *args, **kwargs):
+        seen.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(hashing, "hash_file", spy)
+    return seen
+
+
+@pytest.fixture
+def window_for(make_window, monkeypatch):
+    """The real main window on a given service and key, with test-sized client timing."""
+
+    def make(base_url: str, api_key: str):
+        monkeypatch.setenv("INTEGRITAS_API_KEY", api_key)
+        return make_window(base_url=base_url, force_sandbox=False,
+                           client_options={**FAST_TIMING, "max_retries": 2})
+
+    return make
 
 
 @pytest.fixture

@@ -54,6 +54,7 @@ class FaultProxy:
         self.used: dict[str, int] = {}
         self.counts: dict[str, int] = {}
         self.report_origin: str | None = None
+        self.shape: str | None = None  # an x-sandbox-shape for every POST passed through
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         proxy = self
@@ -162,6 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(402, _envelope(402, "API usage limit reached for your plan. Upgrade to continue."))
             return
         extra = {"x-sandbox-fault": fault} if fault else {}
+        if self.owner.shape:
+            extra["x-sandbox-shape"] = self.owner.shape
         try:
             status, headers, answer = self._forward("POST", body, extra)
         except (ConnectionError, http.client.HTTPException, OSError):

@@ -9,25 +9,13 @@ import socket
 import pytest
 
 from integritas_gui.core.hashing import hash_file
-from tests.reliability.conftest import FAST_TIMING, SLOW_FAULT_SECONDS, assert_history_consistent, make_files
+from tests.reliability.conftest import SLOW_FAULT_SECONDS, assert_history_consistent, make_files
 from tests.sandbox_fixture import wait_for_block
 
 WAIT_MS = 20_000
 RETRYABLE = ("503-html", "502", "429", "slow", "reset")
 STAMP_FAILS_WITH = {"truncated-json": "answer the app cannot read", "401": "refused the API key",
                     "402": "usage limit has been reached", "not-listening": "Could not connect"}
-
-
-@pytest.fixture
-def window_for(make_window, monkeypatch):
-    """The real main window on a given service and key, with test-sized client timing."""
-
-    def make(base_url: str, api_key: str):
-        monkeypatch.setenv("INTEGRITAS_API_KEY", api_key)
-        return make_window(base_url=base_url, force_sandbox=False,
-                           client_options={**FAST_TIMING, "max_retries": 2})
-
-    return make
 
 
 def _row(qtbot, window, path, states):
