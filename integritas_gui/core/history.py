@@ -9,7 +9,8 @@ or to ``failed`` (with ``error``) or ``cancelled``. Every transition is committe
 step starts, so a crash loses nothing: on restart, ``unfinished()`` lists what to pick up again.
 
 WAL mode with ``synchronous=NORMAL`` survives the app being killed at any moment (a power cut may
-lose the last transitions, never corrupt the file). Each thread gets its own connection.
+lose the last transitions, never corrupt the file). Each thread gets its own connection, closed
+when the thread ends, so short-lived worker threads leave no open files behind.
 """
 
 from __future__ import annotations
@@ -295,15 +296,33 @@ class _StoreWrite(_StoreErrors):
         return super().__exit__(exc_type, exc, tb)
 
 
+class _ThreadConnection:
+    """A thread's connection, held only by that thread's slot of the History's ``threading.local``:
+    when the thread ends, Python drops the slot and this closes the connection."""
+
+    __slots__ = ("conn", "registry", "lock")
+
+    def __init__(self, conn: sqlite3.Connection, registry: set, lock: threading.RLock):
+        self.conn, self.registry, self.lock = conn, registry, lock
+
+    def __del__(self) -> None:
+        with self.lock:
+            self.registry.discard(self.conn)
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass
+
+
 class History:
-    """Thread-safe access to the history database (one connection per thread)."""
+    """Thread-safe access to the history database (one connection per thread, closed with it)."""
 
     def __init__(self, path: str | os.PathLike, *, busy_timeout: float = 5.0):
         self.path = Path(path)
         self._busy_timeout = busy_timeout
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
+        self._connections: set[sqlite3.Connection] = set()  # open ones, for close()
+        self._connections_lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._guard = _StoreErrors(self)
         self._write_lock = threading.Lock()
@@ -320,22 +339,22 @@ class History:
 
     @property
     def db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(
-                    self.path, timeout=self._busy_timeout, isolation_level=None,
-                    check_same_thread=False,
-                )
-                conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA foreign_keys=ON")
-            except sqlite3.Error as exc:
-                raise _store_error(exc, self.path) from exc
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            return held.conn
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False,
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from exc
+        with self._connections_lock:
+            self._connections.add(conn)
+        self._local.held = _ThreadConnection(conn, self._connections, self._connections_lock)
         return conn
 
     def close(self) -> None:
