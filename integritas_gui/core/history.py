@@ -511,7 +511,14 @@ class History:
     def delete(self, job_ids: Iterable[int]) -> None:
         ids = list(job_ids)
         with self._writing():
-            self.db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")  # one transaction, not one per job
+            try:
+                db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     # ---- importing -----------------------------------------------------------------------------
     def import_jobs(self, rows: Iterable[dict[str, Any]], *, cancel: threading.Event | None = None,
