@@ -76,9 +76,38 @@ class Measured:
         return self.user + self.sys
 
 
+# A child's peak RSS from wait4 counts the memory of the image it was exec'ed from: Python starts
+# children with vfork, so once the bench process had grown to 1 GB every child "peaked" at 1 GB.
+# Children therefore start through this small launcher, which forks the command from its own small
+# image and reports the command's pid (so a timeout kills the command itself), then its wall time
+# and rusage.
+_LAUNCHER = r"""
+import os, sys, time
+report = int(sys.argv[1])
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.close(report)
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as exc:
+        os.write(2, ("cannot start %s: %s\n" % (sys.argv[2], exc)).encode())
+    os._exit(127)
+os.write(report, b"%d\n" % pid)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
+os.write(report, b"%r %r %r %d %d\n" % (wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, status))
+"""
+
+
 def run_measured(cmd: Sequence[str], *, env: dict | None = None, capture: bool = False,
                  timeout: float | None = None, cwd: str | None = None) -> Measured:
-    """Run ``cmd``; wall time, CPU time and peak RSS of that child alone (``wait4``)."""
+    """Run ``cmd``; wall time, CPU time and peak RSS of that child alone (``wait4`` in a small
+    launcher: see _LAUNCHER)."""
+    cmd = list(cmd)
+    search = (env or os.environ).get("PATH")
+    if os.sep not in cmd[0] and shutil.which(cmd[0], path=search) is None:
+        raise FileNotFoundError(f"{cmd[0]} is not installed")
     out_path = None
     if capture:
         handle, out_path = tempfile.mkstemp(prefix="integritas-bench-out-", dir=BENCH_TMP)
@@ -87,20 +116,32 @@ def run_measured(cmd: Sequence[str], *, env: dict | None = None, capture: bool =
         stdout = subprocess.DEVNULL
     started = time.perf_counter()
     errors = tempfile.TemporaryFile(dir=BENCH_TMP)
-    proc = subprocess.Popen(list(cmd), stdout=stdout, stderr=errors, env=env, cwd=cwd)
+    report_r, report_w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, str(report_w), *cmd], stdout=stdout,
+                            stderr=errors, env=env, cwd=cwd, pass_fds=(report_w,))
+    os.close(report_w)
     if capture:
         os.close(handle)
-    deadline = None if timeout is None else started + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if deadline is not None and time.perf_counter() > deadline:
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.002)
-    wall = time.perf_counter() - started
+    with os.fdopen(report_r, "rb") as report:
+        child = int(report.readline() or 0)
+        deadline = None if timeout is None else started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                if child:
+                    os.kill(child, signal.SIGKILL)
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.002)
+        wall = time.perf_counter() - started
+        user, system, max_rss = usage.ru_utime, usage.ru_stime, usage.ru_maxrss
+        figures = report.readline().split()
+    if len(figures) == 5:  # the command's own figures, as the launcher measured them
+        wall, user, system, max_rss, status = float(figures[0]), float(figures[1]), float(figures[2]), \
+            int(figures[3]), int(figures[4])
     proc.returncode = os.waitstatus_to_exitcode(status)
     data = b""
     if out_path:
@@ -111,7 +152,7 @@ def run_measured(cmd: Sequence[str], *, env: dict | None = None, capture: bool =
     errors.close()
     if proc.returncode:
         sys.stderr.write(tail)
-    return Measured(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, proc.returncode, data, tail)
+    return Measured(wall, user, system, max_rss, proc.returncode, data, tail)
 
 
 def interleaved(subjects: dict[str, Callable[[], Measured]], repeats: int) -> dict[str, list[Measured]]:

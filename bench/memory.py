@@ -1,5 +1,6 @@
 """Peak memory (RSS) hashing an 8 GiB sparse file: the CLI (`integritas hash`, target < 100 MB)
-and the GUI process (target < 250 MB). Peak RSS comes from ``wait4`` on the child alone. The
+and the GUI process (target < 250 MB). Peak RSS comes from ``wait4`` on the child alone, started
+through a small launcher so it does not inherit this process's high-water mark (common.py). The
 reference is the same interpreter's floor (`integritas --version`: Python plus the CLI module).
 """
 

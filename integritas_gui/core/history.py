@@ -9,22 +9,25 @@ or to ``failed`` (with ``error``) or ``cancelled``. Every transition is committe
 step starts, so a crash loses nothing: on restart, ``unfinished()`` lists what to pick up again.
 
 WAL mode with ``synchronous=NORMAL`` survives the app being killed at any moment (a power cut may
-lose the last transitions, never corrupt the file). Each thread gets its own connection.
+lose the last transitions, never corrupt the file). Each thread gets its own connection, closed
+when the thread ends, so short-lived worker threads leave no open files behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pickle
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from integritas_gui.core.errors import StoreError
+from integritas_gui.core.errors import Cancelled, StoreError
 
 KINDS = ("stamp", "check", "verify")
 ACTIVE_STATES = ("queued", "hashing", "hashed", "submitting")
@@ -105,6 +108,9 @@ MIGRATIONS: list[Any] = [
     # 3: the status-change time of a hashed file, so an unchanged file is known without reading it
     "ALTER TABLE jobs ADD COLUMN ctime_ns INTEGER",
 ]
+
+RECORD_FIELDS = ("block_number", "block_date", "txpow_id", "transaction_id", "matched_hash")
+IMPORT_CHUNK = 500  # imported jobs per write transaction: a few ms of the write lock at a time
 
 TEXT_INDEX = "jobs_text"
 def _words(row: str) -> str:
@@ -298,15 +304,33 @@ class _StoreWrite(_StoreErrors):
         return super().__exit__(exc_type, exc, tb)
 
 
+class _ThreadConnection:
+    """A thread's connection, held only by that thread's slot of the History's ``threading.local``:
+    when the thread ends, Python drops the slot and this closes the connection."""
+
+    __slots__ = ("conn", "registry", "lock")
+
+    def __init__(self, conn: sqlite3.Connection, registry: set, lock: threading.RLock):
+        self.conn, self.registry, self.lock = conn, registry, lock
+
+    def __del__(self) -> None:
+        with self.lock:
+            self.registry.discard(self.conn)
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass
+
+
 class History:
-    """Thread-safe access to the history database (one connection per thread)."""
+    """Thread-safe access to the history database (one connection per thread, closed with it)."""
 
     def __init__(self, path: str | os.PathLike, *, busy_timeout: float = 5.0):
         self.path = Path(path)
         self._busy_timeout = busy_timeout
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
+        self._connections: set[sqlite3.Connection] = set()  # open ones, for close()
+        self._connections_lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._guard = _StoreErrors(self)
         self._write_lock = threading.Lock()
@@ -323,22 +347,22 @@ class History:
 
     @property
     def db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(
-                    self.path, timeout=self._busy_timeout, isolation_level=None,
-                    check_same_thread=False,
-                )
-                conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA foreign_keys=ON")
-            except sqlite3.Error as exc:
-                raise _store_error(exc, self.path) from exc
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            return held.conn
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False,
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from exc
+        with self._connections_lock:
+            self._connections.add(conn)
+        self._local.held = _ThreadConnection(conn, self._connections, self._connections_lock)
         return conn
 
     def close(self) -> None:
@@ -491,7 +515,147 @@ class History:
     def delete(self, job_ids: Iterable[int]) -> None:
         ids = list(job_ids)
         with self._writing():
-            self.db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")  # one transaction, not one per job
+            try:
+                db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # ---- importing -----------------------------------------------------------------------------
+    def import_jobs(self, rows: Iterable[dict[str, Any]], *, cancel: threading.Event | None = None,
+                    progress: Callable[[int], None] | None = None,
+                    chunk: int = IMPORT_CHUNK) -> tuple[int, int]:
+        """Insert imported jobs: rows of job columns (the original dates and outcomes kept), plus
+        ``records`` (a list of dicts) and ``segments`` (hex digests). A job already there (same
+        kind, hash, path and start time) is skipped. Returns (imported, skipped).
+
+        The rows are first read whole into a temporary table of this thread's connection, so a
+        damaged row anywhere (the reader raises) stops the import before anything is written.
+        They then go in oldest first (by their original id: exports list the newest first),
+        ``chunk`` rows per transaction under the write lock, so other writers (the engine) take
+        their turn in between instead of waiting out the busy timeout. An import that stops
+        part-way (cancelled, a write failed) removes the jobs it had inserted."""
+        def check_cancel() -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Import cancelled.")
+
+        db = self.db
+        inserted: list[int] = []
+        imported = skipped = 0
+        try:
+            with self._errors():
+                columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")} - {"id"}
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS import_stage"
+                           " (seq INTEGER PRIMARY KEY, original_id INTEGER, row BLOB NOT NULL)")
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS import_queue (n INTEGER PRIMARY KEY, row BLOB NOT NULL)")
+                db.execute("DELETE FROM temp.import_stage")
+                db.execute("DELETE FROM temp.import_queue")
+                staged = []
+                for row in rows:
+                    check_cancel()
+                    original = row.get("id")
+                    staged.append((original if isinstance(original, int) else None,
+                                   pickle.dumps(row, pickle.HIGHEST_PROTOCOL)))
+                    if len(staged) == 1000:
+                        self._stage(staged)
+                self._stage(staged)
+                db.execute("INSERT INTO temp.import_queue (row) SELECT row FROM temp.import_stage"
+                           " ORDER BY original_id IS NULL, original_id, seq")
+                db.execute("DELETE FROM temp.import_stage")
+            last = 0
+            while True:
+                check_cancel()
+                with self._errors():
+                    queued = db.execute("SELECT n, row FROM temp.import_queue WHERE n > ? ORDER BY n LIMIT ?",
+                                        (last, chunk)).fetchall()
+                if not queued:
+                    break
+                last = queued[-1][0]
+                done = self._insert_imported([pickle.loads(row) for _, row in queued], columns)
+                inserted.extend(done)
+                imported += len(done)
+                skipped += len(queued) - len(done)
+                if progress is not None:
+                    progress(imported)
+                time.sleep(0)  # let a writer woken by the lock's release take it before the next chunk
+        except BaseException:
+            self._remove_imported(inserted)
+            raise
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("DELETE FROM temp.import_stage")
+                db.execute("DELETE FROM temp.import_queue")
+        return imported, skipped
+
+    def _stage(self, staged: list[tuple[int | None, bytes]]) -> None:
+        """Rows of an import into this connection's temporary table (touches no shared file)."""
+        if staged:
+            db = self.db
+            db.execute("BEGIN")
+            try:
+                db.executemany("INSERT INTO temp.import_stage (original_id, row) VALUES (?, ?)", staged)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            staged.clear()
+
+    def _already_there(self, row: dict[str, Any]) -> bool:
+        """The same job imported before: same kind, hash, path and start time."""
+        # "+kind" keeps SQLite on the hash / path / date index rather than the far wider kind index.
+        if row.get("sha3_256"):
+            sql, params = "sha3_256 = ? AND +kind = ?", [row["sha3_256"], row["kind"]]
+        elif row.get("path"):
+            sql, params = "path = ? AND kind = ?", [row["path"], row["kind"]]
+        else:
+            sql, params = "created_at = ? AND +kind = ?", [row["created_at"], row["kind"]]
+        found = self.db.execute(f"SELECT path, sha3_256, created_at FROM jobs WHERE {sql}", params).fetchall()
+        return any(path == row.get("path") and sha3 == row.get("sha3_256") and created == row["created_at"]
+                   for path, sha3, created in found)
+
+    def _insert_imported(self, rows: list[dict[str, Any]], columns: set[str]) -> list[int]:
+        """One chunk of an import in one transaction; the ids of the jobs inserted (not skipped)."""
+        ids: list[int] = []
+        with self._writing():
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for row in rows:
+                    if self._already_there(row):
+                        continue
+                    values = {k: v for k, v in row.items() if k in columns and v is not None}
+                    values.setdefault("updated_at", row["created_at"])
+                    job_id = db.execute(
+                        f"INSERT INTO jobs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                        list(values.values()),
+                    ).lastrowid
+                    records = [(job_id, *(rec.get(name) for name in RECORD_FIELDS))
+                               for rec in row.get("records") or ()]
+                    if records:
+                        db.executemany(
+                            "INSERT OR IGNORE INTO records (job_id, block_number, block_date, txpow_id,"
+                            " transaction_id, matched_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                            records,
+                        )
+                    if row.get("segments"):
+                        db.execute("INSERT OR REPLACE INTO segments (job_id, digests) VALUES (?, ?)",
+                                   (job_id, b"".join(bytes.fromhex(s) for s in row["segments"])))
+                    ids.append(job_id)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return ids
+
+    def _remove_imported(self, job_ids: list[int]) -> None:
+        """Take out what a stopped import had inserted (best effort: the import's own error is what
+        the caller hears about)."""
+        for start in range(0, len(job_ids), IMPORT_CHUNK):
+            with contextlib.suppress(StoreError):
+                self.delete(job_ids[start:start + IMPORT_CHUNK])
 
     # ---- reading -------------------------------------------------------------------------------
     def get_job(self, job_id: int, *, with_records: bool = True) -> Job | None:

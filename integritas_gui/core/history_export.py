@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import os
-import pickle
 import sqlite3
 import tempfile
 import threading
@@ -25,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from integritas_gui.core.display import iso_utc
 from integritas_gui.core.errors import BadInput, Cancelled, IntegritasError, StoreError
-from integritas_gui.core.history import History, Job, utc_now
+from integritas_gui.core.history import RECORD_FIELDS, History, Job, utc_now
 
 EXPORT_FORMAT = "integritas-history-export"
 EXPORT_VERSION = 1
@@ -38,7 +37,6 @@ EXPORT_FIELDS = (
 # Columns read straight from the jobs table; "segments" (the BLAKE3 of each segment, concatenated
 # hex) and "records" (a JSON list) come from their own tables.
 JOB_FIELDS = tuple(name for name in EXPORT_FIELDS if name not in ("segments", "records"))
-RECORD_FIELDS = ("block_number", "block_date", "txpow_id", "transaction_id", "matched_hash")
 INT_FIELDS = {"id", "size", "mtime_ns", "segment_size", "segment_count", "block_number"}
 _BLOCK_DATE = JOB_FIELDS.index("block_date")
 BATCH = 1000
@@ -336,101 +334,14 @@ def read_json_export(text_stream: TextIO) -> Iterator[dict[str, Any]]:
 
 
 # ---- writing imported jobs ----------------------------------------------------------------------
-# History.add_jobs() stamps created_at with "now" and sets a few columns only; an import keeps the
-# original dates and outcomes, so it writes the row itself, in one transaction per batch.
-
-def _job_columns(db: sqlite3.Connection) -> set[str]:
-    return {row[1] for row in db.execute("PRAGMA table_info(jobs)")} - {"id"}
-
-
-def _already_there(db: sqlite3.Connection, row: dict[str, Any]) -> bool:
-    """The same job imported before: same kind, hash, path and start time."""
-    # "+kind" keeps SQLite on the hash / path / date index rather than the far wider kind index.
-    if row.get("sha3_256"):
-        sql, params = "sha3_256 = ? AND +kind = ?", [row["sha3_256"], row["kind"]]
-    elif row.get("path"):
-        sql, params = "path = ? AND kind = ?", [row["path"], row["kind"]]
-    else:
-        sql, params = "created_at = ? AND +kind = ?", [row["created_at"], row["kind"]]
-    found = db.execute(f"SELECT path, sha3_256, created_at FROM jobs WHERE {sql}", params).fetchall()
-    return any(
-        path == row.get("path") and sha3 == row.get("sha3_256") and created == row["created_at"]
-        for path, sha3, created in found
-    )
-
 
 def insert_imported_jobs(history: History, rows: Iterable[dict[str, Any]], *,
                          cancel: threading.Event | None = None,
                          progress: ProgressFn | None = None) -> tuple[int, int]:
-    """Insert rows (EXPORT_FIELDS; ``records`` a list of dicts, optional ``segments`` tuple).
-
-    Rows are first staged in a temporary table, then inserted oldest first (by their original id),
-    so the imported jobs keep their order although exports list the newest first. Rows already
-    present are skipped. All rows of the call go in one transaction: a damaged row anywhere rolls
-    the whole file back. Returns (imported, skipped).
-    """
-    db = history.db
-    columns = _job_columns(db)
-    imported = skipped = 0
-
-    def check_cancel() -> None:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("Import cancelled.")
-
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS import_stage"
-                       " (seq INTEGER PRIMARY KEY, original_id INTEGER, row BLOB NOT NULL)")
-            db.execute("DELETE FROM temp.import_stage")
-            for row in rows:
-                check_cancel()
-                original = row.get("id")
-                db.execute("INSERT INTO temp.import_stage (original_id, row) VALUES (?, ?)",
-                           (original if isinstance(original, int) else None,
-                            pickle.dumps(row, pickle.HIGHEST_PROTOCOL)))
-            staged = db.execute(
-                "SELECT row FROM temp.import_stage ORDER BY original_id IS NULL, original_id, seq"
-            )
-            for (staged_row,) in staged:
-                check_cancel()
-                row = pickle.loads(staged_row)  # written just above by this transaction
-                if _already_there(db, row):
-                    skipped += 1
-                    continue
-                values = {k: v for k, v in row.items() if k in columns and v is not None}
-                values.setdefault("updated_at", row["created_at"])
-                cur = db.execute(
-                    f"INSERT INTO jobs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                    list(values.values()),
-                )
-                job_id = cur.lastrowid
-                records = [
-                    (job_id, *(rec.get(field) for field in RECORD_FIELDS)) for rec in row.get("records") or ()
-                ]
-                if records:
-                    db.executemany(
-                        "INSERT OR IGNORE INTO records (job_id, block_number, block_date, txpow_id,"
-                        " transaction_id, matched_hash) VALUES (?, ?, ?, ?, ?, ?)",
-                        records,
-                    )
-                segments = row.get("segments")
-                if segments:
-                    db.execute(
-                        "INSERT OR REPLACE INTO segments (job_id, digests) VALUES (?, ?)",
-                        (job_id, b"".join(bytes.fromhex(s) for s in segments)),
-                    )
-                imported += 1
-                if progress is not None and imported % 500 == 0:
-                    progress(imported)
-            db.execute("DELETE FROM temp.import_stage")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-    except sqlite3.Error as exc:
-        raise StoreError(f"The history could not be written: {exc}.") from exc
-    return imported, skipped
+    """Insert rows (EXPORT_FIELDS; ``records`` a list of dicts, optional ``segments`` tuple) through
+    ``History.import_jobs``: original dates kept, oldest first, rows already present skipped, a
+    damaged row anywhere imports nothing. Returns (imported, skipped)."""
+    return history.import_jobs(rows, cancel=cancel, progress=progress)
 
 
 # ---- receipts and v1 proofs ---------------------------------------------------------------------

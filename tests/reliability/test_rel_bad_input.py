@@ -335,6 +335,7 @@ def test_very_long_paths(tmp_path):
     assert [i.error for i in expand_paths([tmp_path])] == [None]
 
 
+@pytest.mark.slow  # the normal run walks 100,000 files in tests/unit/test_walk.py
 def test_folder_of_100000_files_walks_lazily(tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()

@@ -213,8 +213,9 @@ def test_shutdown_while_pending_then_a_new_engine_resumes_to_confirmed(history, 
         client.close()
 
 
-def test_rate_limit_is_waited_out_not_failed(history, tmp_path):
-    with running_sandbox(rate_limit=(5, 1.0)) as server:
+@pytest.mark.parametrize("per_second", [pytest.param(5, marks=pytest.mark.slow), 20])  # 9 s / 2 s
+def test_rate_limit_is_waited_out_not_failed(history, tmp_path, per_second):
+    with running_sandbox(rate_limit=(per_second, 1.0)) as server:
         client = fast_client(server.base_url, max_retries=0)
         engine = Engine(history, client, confirm=POLICY)
         try:
