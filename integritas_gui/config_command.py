@@ -11,6 +11,7 @@ import getpass
 import sys
 from typing import Any
 
+from integritas_gui.core.errors import BadInput
 from integritas_gui.core.secrets import API_KEY_ENV
 from integritas_gui.core.settings import KEYS_BY_NAME, SANDBOX_SERVICE, SETTING_KEYS, Settings, parse_bool
 
@@ -32,22 +33,24 @@ def keys_help() -> str:
 
 
 def add_config_parser(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("config", parents=[common], help="show or change the settings",
+    shown = {"epilog": keys_help(), "formatter_class": argparse.RawDescriptionHelpFormatter}
+    p = sub.add_parser("config", help="show or change the settings",
                        description="Show or change the settings the window's Settings dialog shows.",
-                       epilog=keys_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+                       **shown)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("list", help="every setting and its value")
-    actions.add_parser("get", help="one setting's value").add_argument("key", metavar="KEY")
-    setter = actions.add_parser("set", help="change a setting")
+    actions.add_parser("list", parents=[common], help="every setting and its value", **shown)
+    getter = actions.add_parser("get", parents=[common], help="one setting's value", **shown)
+    getter.add_argument("key", metavar="KEY")
+    setter = actions.add_parser("set", parents=[common], help="change a setting", **shown)
     setter.add_argument("key", metavar="KEY")
     setter.add_argument("value", metavar="VALUE", nargs="?",
                         help="the new value (api-key: `-` reads it from stdin)")
-    actions.add_parser("unset", help="back to the default").add_argument("key", metavar="KEY")
+    unsetter = actions.add_parser("unset", parents=[common], help="back to the default", **shown)
+    unsetter.add_argument("key", metavar="KEY")
     p.set_defaults(func=cmd_config)
 
 
 def cmd_config(args: argparse.Namespace, out) -> int:
-    from integritas_gui.cli import EXIT_BAD_INPUT, EXIT_OK, CliError
     from integritas_gui.core.paths import app_dirs
     from integritas_gui.core.secrets import SecretStore
     from integritas_gui.core.settings import load_settings, save_settings
@@ -58,15 +61,15 @@ def cmd_config(args: argparse.Namespace, out) -> int:
     key = getattr(args, "key", None)
     if key is not None and key not in KEYS_BY_NAME and key not in SECRET_KEYS:
         known = ", ".join([k.name for k in SETTING_KEYS] + list(SECRET_KEYS))
-        raise CliError(f"There is no setting {key!r}. The settings are: {known}.", EXIT_BAD_INPUT)
+        raise BadInput(f"There is no setting {key!r}. The settings are: {known}.")
 
     if args.action == "list":
         for name in [k.name for k in SETTING_KEYS] + list(SECRET_KEYS):
             _print(out, name, settings, store)
-        return EXIT_OK
+        return 0
     if args.action == "get":
         _print(out, key, settings, store)
-        return EXIT_OK
+        return 0
     if key == API_KEY:
         return _set_api_key(args, out, store)
     if key == KEY_FILE:
@@ -77,7 +80,7 @@ def cmd_config(args: argparse.Namespace, out) -> int:
             if kept:
                 store.set_api_key(kept)
         _print(out, key, settings, store)
-        return EXIT_OK
+        return 0
 
     setting = KEYS_BY_NAME[key]
     if args.action == "set":
@@ -90,7 +93,7 @@ def cmd_config(args: argparse.Namespace, out) -> int:
     dirs.config.mkdir(parents=True, exist_ok=True)
     save_settings(settings, dirs.settings_file)
     _print(out, key, settings, store)
-    return EXIT_OK
+    return 0
 
 
 def _env() -> dict:
@@ -100,10 +103,9 @@ def _env() -> dict:
 
 
 def _value(args: argparse.Namespace) -> str:
-    from integritas_gui.cli import EXIT_BAD_INPUT, CliError
 
     if args.value is None:
-        raise CliError(f"Give a value: integritas config set {args.key} VALUE", EXIT_BAD_INPUT)
+        raise BadInput(f"Give a value: integritas config set {args.key} VALUE")
     return args.value
 
 
@@ -141,32 +143,30 @@ def _print(out, name: str, settings: Settings, store) -> None:
 
 
 def _set_api_key(args: argparse.Namespace, out, store) -> int:
-    from integritas_gui.cli import EXIT_BAD_INPUT, EXIT_OK, CliError
     from integritas_gui.core.logsetup import register_secret
 
     if args.action == "unset":
         store.delete_api_key()
         _print(out, API_KEY, Settings(), store)
-        return EXIT_OK
+        return 0
     if args.value != "-":
-        raise CliError("Give the key on stdin, not on the command line (where it stays in the shell "
-                       "history): integritas config set api-key -", EXIT_BAD_INPUT)
+        raise BadInput("Give the key on stdin, not on the command line (where it stays in the shell "
+                       "history): integritas config set api-key -")
     if sys.stdin.isatty():
         key = getpass.getpass("Integritas API key (not shown): ")
     else:
         key = sys.stdin.readline()
     key = key.strip()
     if not key:
-        raise CliError("No key was given; nothing changed.", EXIT_BAD_INPUT)
+        raise BadInput("No key was given; nothing changed.")
     register_secret(key)
     if not store.keyring_available and not store.file_fallback_enabled:
-        raise CliError("This system has no keyring to keep the key safely, so it was not stored. Run "
+        raise BadInput("This system has no keyring to keep the key safely, so it was not stored. Run "
                        "`integritas config set key-file yes` to keep it in a file only you can read, "
-                       f"or set {API_KEY_ENV}.", EXIT_BAD_INPUT)
+                       f"or set {API_KEY_ENV}.")
     try:
         store.set_api_key(key)
     except Exception as exc:  # a broken keyring service: say so in one line
-        raise CliError(f"The keyring refused the key ({type(exc).__name__}); nothing changed.",
-                       EXIT_BAD_INPUT) from None
+        raise BadInput(f"The keyring refused the key ({type(exc).__name__}); nothing changed.") from None
     _print(out, API_KEY, Settings(), store)
-    return EXIT_OK
+    return 0
