@@ -53,7 +53,7 @@ def make_window(qtbot, monkeypatch):
 
     def make(*, base_url=None, force_sandbox=None, client_options=None, **settings_values):
         dirs = app_dirs().create()
-        settings = Settings(first_run_done=True, hash_workers=2, **settings_values)
+        settings = Settings(**{"first_run_done": True, "hash_workers": 2, **settings_values})
         secrets = SecretStore(dirs.config)
         if force_sandbox is None:
             force_sandbox = base_url is None
