@@ -172,3 +172,13 @@ def test_service_set_with_the_cli_skips_the_first_run_screen(qtbot, data_dir, co
         assert session.trial
     finally:
         window.shutdown()
+
+
+def test_window_refuses_a_bad_environment_value_in_one_line(data_dir):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRITAS_")}
+    environ.update(INTEGRITAS_DATA_DIR=str(data_dir), INTEGRITAS_REQUEST_TIMEOUT="forever")
+    done = subprocess.run([sys.executable, "-m", "integritas_gui", "--smoke-test"], capture_output=True,
+                          text=True, timeout=60, env=environ)
+    assert done.returncode == 2
+    assert done.stderr.startswith("integritas-gui: INTEGRITAS_REQUEST_TIMEOUT: 'forever' is not")
+    assert done.stderr.count("\n") == 1
