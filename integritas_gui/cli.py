@@ -271,11 +271,12 @@ def cmd_hash(args: argparse.Namespace, out: Output) -> int:
             else:
                 yield item.path
 
+    from integritas_gui.core.paths import app_dirs
     from integritas_gui.core.settings import load_settings
     from integritas_gui.session import effective_settings
 
-    _, dirs = _history(args, open_store=False)
-    workers = effective_settings(load_settings(dirs.settings_file), _overrides(args)).hash_workers
+    settings = load_settings(app_dirs(args.data_dir).settings_file)  # hashing writes nothing there
+    workers = effective_settings(settings, _overrides(args)).hash_workers
     hash_many(files(), workers=workers, on_result=on_result)
     out.end_progress()
     return worst(codes)
