@@ -38,6 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    from integritas_gui.core.errors import BadInput
     from integritas_gui.core.logsetup import setup_logging
     from integritas_gui.core.paths import DATA_DIR_ENV, app_dirs
     from integritas_gui.core.secrets import SecretStore
@@ -74,7 +75,11 @@ def run_gui(args: argparse.Namespace) -> int:
     crash_handler = CrashHandler(app)
     crash_handler.install()
 
-    services = services_ready()
+    try:
+        services = services_ready()
+    except BadInput as exc:  # e.g. INTEGRITAS_SERVICE given without an API key
+        print(f"integritas-gui: {exc.message}", file=sys.stderr)
+        return 2
     window = MainWindow(services, log_path=log_path, force_sandbox=args.sandbox)
     window.show()
     if args.files:
