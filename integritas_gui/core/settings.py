@@ -118,20 +118,26 @@ class SettingError(BadInput):
     """A setting's value that cannot be used; the message says what would be accepted."""
 
 
-def check_service(text: str) -> str:
-    """``sandbox`` or an http(s) service address (plain http only on this computer)."""
+def _web_address(value: str):
+    """``value`` as an httpx URL when it is an http(s) address with a host, else None."""
     import httpx
 
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError):
+        return None
+    return url if url.scheme in ("http", "https") and url.host else None
+
+
+def check_service(text: str) -> str:
+    """``sandbox`` or an http(s) service address (plain http only on this computer)."""
     from integritas_gui.core.client import is_loopback_host
 
     value = str(text).strip().rstrip("/")
     if value.lower() == SANDBOX_SERVICE:
         return SANDBOX_SERVICE
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, ValueError):
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
+    url = _web_address(value)
+    if url is None:
         raise SettingError(f"{text!r} is not a service: give `sandbox` or an address like "
                            f"{REAL_SERVICE_URL}.")
     if url.scheme == "http" and not is_loopback_host(url.host):
@@ -142,16 +148,10 @@ def check_service(text: str) -> str:
 
 def check_proxy(text: str) -> str:
     """An http(s) proxy address, or "" (or ``none``) for a direct connection."""
-    import httpx
-
     value = str(text).strip()
     if value.lower() in ("", "none"):
         return ""
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, ValueError):
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
+    if _web_address(value) is None:
         raise SettingError(f"{text!r} is not a proxy address: give one like http://proxy.example:8080, "
                            "or `none` to connect directly.")
     return value

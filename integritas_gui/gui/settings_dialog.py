@@ -347,6 +347,8 @@ class SettingsDialog(QDialog):
             return
         if not self._store_key():
             return
+        if new_settings.base_url != self.settings.base_url:
+            new_settings.first_run_done = True  # a chosen service, as `integritas config set service`
         for name, value in vars(new_settings).items():
             setattr(self.settings, name, value)
         save_settings(self.settings, self.settings_path)

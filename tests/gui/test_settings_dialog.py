@@ -74,6 +74,7 @@ def test_settings_persist_and_reload(qtbot, dirs, memory_keyring):
     assert saved.segment_size == 1024 * 1024
     assert saved.write_sidecar_receipts and saved.send_file_details and not saved.notifications
     assert saved.proxy == "http://proxy.test:8080"
+    assert saved.first_run_done  # a chosen service: no first-run screen next time
     assert memory_keyring.passwords[("integritas-desktop", "api-key")] == "sk-live-abc"
     assert "sk-live-abc" not in dirs.settings_file.read_text()
 
