@@ -353,7 +353,8 @@ def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool =
             ids.append(engine.add_hash(kind, args.hash, report=report))
         if args.paths:
             ids.extend(engine.add_files(kind, args.paths, report=report,
-                                        send_file_details=getattr(args, "send_file_details", False),
+                                        send_file_details=(getattr(args, "send_file_details", False)
+                                                           or session.effective.send_file_details),
                                         restamp=getattr(args, "again", False)))
         watcher.watch(ids)
         timeout = getattr(args, "timeout", None)

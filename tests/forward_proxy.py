@@ -18,6 +18,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding
 class ForwardProxy:
     def __init__(self):
         self.requests: list[tuple[str, str]] = []
+        self.bodies: list[bytes] = []
         self.lock = threading.Lock()
         owner = self
 
@@ -58,10 +59,11 @@ class _Handler(BaseHTTPRequestHandler):
         if target.scheme != "http" or not target.hostname:
             self.send_error(400, "absolute http:// URL expected")
             return
-        with self.proxy.lock:
-            self.proxy.requests.append((self.command, self.path))
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else None
+        with self.proxy.lock:
+            self.proxy.requests.append((self.command, self.path))
+            self.proxy.bodies.append(body or b"")
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         upstream = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=60)
         try:

@@ -148,10 +148,15 @@ def test_proxy_setting_carries_every_request_and_the_report_download(integritas,
         assert proxy.count("POST", "/v2/verify/file") == 1
         assert proxy.count("GET", "/_sandbox/reports/") == 1 and stats(sandbox)["reports"] == 1
         assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF-")
+        assert b"report me.txt" not in b"".join(proxy.bodies)  # only the hash, unless asked
+        assert integritas("config", "set", "send-file-details", "yes").returncode == 0
+        assert integritas("verify", str(file), **service).returncode == 0
+        assert b'"filename": "report me.txt"' in proxy.bodies[-1]
+        sent = len(proxy.requests)
         # The option and the variable override the setting for one run.
         assert integritas("check", str(file), "--proxy", "none", **service).returncode == 0
         assert integritas("check", str(file), **service, INTEGRITAS_PROXY="none").returncode == 0
-        assert proxy.count() == 2
+        assert proxy.count() == sent
         bad = integritas("check", str(file), **service, INTEGRITAS_PROXY="ftp://nope")
         assert bad.returncode == 2 and "INTEGRITAS_PROXY" in bad.stderr
 
