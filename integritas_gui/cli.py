@@ -276,8 +276,9 @@ def cmd_hash(args: argparse.Namespace, out: Output) -> int:
     from integritas_gui.session import effective_settings
 
     settings = load_settings(app_dirs(args.data_dir).settings_file)  # hashing writes nothing there
-    workers = effective_settings(settings, _overrides(args)).hash_workers
-    hash_many(files(), workers=workers, on_result=on_result)
+    effective = effective_settings(settings, _overrides(args))
+    segment_size = None if effective.segment_size == "auto" else int(effective.segment_size)
+    hash_many(files(), workers=effective.hash_workers, segment_size=segment_size, on_result=on_result)
     out.end_progress()
     return worst(codes)
 

@@ -29,7 +29,9 @@ def keys_help() -> str:
     lines += [f"  {name:<18} {text}" + (f" [{API_KEY_ENV}]" if name == API_KEY else "")
               for name, text in SECRET_KEYS.items()]
     return ("keys (environment variable overriding it):\n" + "\n".join(lines)
-            + "\n\nSetting `service` also skips the window's first-run screen.")
+            + "\n\nSetting `service` also skips the window's first-run screen. With no API key, or "
+            "with service `sandbox`, commands use the local sandbox (trial mode); "
+            "INTEGRITAS_SANDBOX_BLOCK_TIME sets its seconds per block (default 50).")
 
 
 def add_config_parser(sub, common: argparse.ArgumentParser) -> None:

@@ -167,6 +167,8 @@ def test_segment_size_and_sidecar_settings_shape_the_stamp(integritas, tmp_path)
         files.append(tmp_path / name)
         files[-1].write_bytes(os.urandom(1_000_000))
     assert integritas("config", "set", "segment-size", "256KiB").returncode == 0
+    hashed = integritas("hash", str(files[0]), "--json")
+    assert hashed.lines[0]["segment_size"] == 256 * 1024  # `integritas hash` shows what a stamp uses
     assert integritas("config", "set", "sidecar-receipts", "yes").returncode == 0
     assert integritas("stamp", "--wait", str(files[0])).returncode == 0
     assert read_receipt(sidecar_path(files[0])).segment_size == 256 * 1024
