@@ -78,6 +78,9 @@ def cmd_config(args: argparse.Namespace, out) -> int:
         use_file = args.action == "set" and parse_bool(_value(args))
         if use_file != store.file_fallback_enabled:
             kept = store.get_api_key() if API_KEY_ENV not in _env() else None
+            if kept and not use_file and not store.keyring_available:
+                raise BadInput("This system has no keyring to move the key to, so it stays in its "
+                               "file. Remove it with `integritas config unset api-key`.")
             store.use_file_fallback(use_file)  # leaving the file deletes it: move the key over
             if kept:
                 store.set_api_key(kept)

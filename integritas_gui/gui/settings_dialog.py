@@ -312,13 +312,13 @@ class SettingsDialog(QDialog):
         if not base_url.startswith(("http://", "https://")):
             self._show_test_result("error", self.tr("Enter an address starting with https://"))
             return
-        self.test_button.setEnabled(False)
-        self.test_result.setText(self.tr("Testing…"))
-        try:
-            proxy = check_proxy(self.proxy_edit.text())
+        try:  # the sandbox inside the app is reached directly, as the app itself reaches it
+            proxy = "" if base_url == self.sandbox_url else check_proxy(self.proxy_edit.text())
         except SettingError as exc:
             self._show_test_result("error", exc.message)
             return
+        self.test_button.setEnabled(False)
+        self.test_result.setText(self.tr("Testing…"))
         task = _ConnectionTest(base_url, self.key_edit.text().strip(), proxy,
                                float(self.timeout_spin.value()))
         task.setAutoDelete(False)

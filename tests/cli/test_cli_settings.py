@@ -128,6 +128,9 @@ def test_stored_key_without_keyring_needs_the_file_choice_and_then_is_used(integ
     assert outputs[-1].returncode == 1, outputs[-1].stderr
     assert outputs[-1].lines[0]["sandbox"] is False and stats(sandbox)["checks"] == 1
     outputs.append(integritas("config", "list"))
+    kept = integritas("config", "set", "key-file", "no")  # no keyring to move it to: nothing lost
+    assert kept.returncode == 2 and "stays in its file" in kept.stderr
+    assert integritas("config", "get", "api-key").stdout.startswith("api-key = stored in a file")
     for done in outputs + [refused]:
         assert key not in done.stdout + done.stderr
     for path in data_dir.rglob("*"):
