@@ -342,7 +342,7 @@ class BatchWatcher:
 
 
 def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool = True,
-               report: bool = False) -> tuple[int, list[int], list]:
+               report: bool = False) -> tuple[int, list[int], Any]:
     session = _session(args, out)
     history, engine = session.history, session.engine
     settle = {"done", "failed", "cancelled", "confirmed"} | ({"pending"} if not wait else set())
@@ -381,8 +381,8 @@ def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool =
     code = worst(job_exit_code(j) for j in jobs if j.state in settle)
     if any(j.state not in settle for j in jobs):
         code = worst([code, EXIT_SERVICE])
-    session.shutdown()
-    return code, ids, jobs
+    session.shutdown(keep_history=True)  # the service is done with; the caller reads the history
+    return code, ids, history
 
 
 def cmd_stamp(args: argparse.Namespace, out: Output) -> int:
@@ -398,10 +398,10 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
 def cmd_verify(args: argparse.Namespace, out: Output) -> int:
     if not args.paths and not args.hash:
         raise CliError("Give files to verify, or --hash HEX.", EXIT_BAD_INPUT)
-    code, ids, jobs = _run_batch(args, out, "verify", report=bool(args.report))
+    code, ids, history = _run_batch(args, out, "verify", report=bool(args.report))
     if args.report:
         target = Path(args.report)
-        reports = [j.report_path for j in jobs if j.report_path]
+        reports = [j.report_path for j in history.jobs(ids) if j.report_path]
         several = len(ids) > 1 or target.is_dir() or args.report.endswith(("/", os.sep))
         for saved in reports:
             dest = target / Path(saved).name if several else target

@@ -150,10 +150,12 @@ class Session:
     def base_url(self) -> str:
         return self.client.base_url
 
-    def shutdown(self) -> None:
-        """Stop the engine (waiting for its threads), then the client, sandbox and history."""
+    def shutdown(self, *, keep_history: bool = False) -> None:
+        """Stop the engine (waiting for its threads), then the client, sandbox and history (unless
+        ``keep_history``: a caller still reading results)."""
         for step in (lambda: self.engine.shutdown(wait=True), self.client.close,
-                     lambda: self.sandbox and self.sandbox.close(), self.history.close):
+                     lambda: self.sandbox and self.sandbox.close(),
+                     lambda: keep_history or self.history.close()):
             try:
                 step()
             except Exception:  # one failing part must not keep the others running
