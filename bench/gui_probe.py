@@ -41,13 +41,14 @@ def probe(scenario: str, target: str, expected: int, base_url: str, timeout: flo
     from integritas_gui.core.settings import load_settings
     from integritas_gui.gui.app import create_application
     from integritas_gui.gui.main_window import MainWindow
-    from integritas_gui.gui.services import start_services
+    from integritas_gui.session import Overrides, open_session, overrides_from_env
 
     dirs = app_dirs().create()
     app = QApplication.instance() or create_application([sys.argv[0]])
     settings = load_settings(dirs.settings_file)
-    services = start_services(dirs, settings, SecretStore(dirs.config), base_url=base_url,
-                              settings_path=dirs.settings_file)
+    overrides = overrides_from_env().merged(Overrides(settings={"base_url": base_url} if base_url else {}))
+    services = open_session(dirs, settings, SecretStore(dirs.config), overrides=overrides,
+                            settings_path=dirs.settings_file, background_priority=True)
     window = MainWindow(services)
     window.show()
     model = window.model

@@ -38,11 +38,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    from integritas_gui.core.errors import BadInput
     from integritas_gui.core.logsetup import setup_logging
     from integritas_gui.core.paths import DATA_DIR_ENV, app_dirs
     from integritas_gui.core.secrets import SecretStore
-    from integritas_gui.core.settings import load_settings
+    from integritas_gui.core.settings import SettingError, load_settings
+    from integritas_gui.session import Overrides, overrides_from_env
 
+    try:
+        overrides = overrides_from_env().merged(Overrides(force_sandbox=args.sandbox))
+    except SettingError as exc:
+        print(f"integritas-gui: {exc.message}", file=sys.stderr)
+        return 2
     if args.data_dir:
         # Dialogs that look up the folders themselves must see the same place.
         os.environ[DATA_DIR_ENV] = os.path.abspath(os.path.expanduser(args.data_dir))
@@ -56,7 +63,7 @@ def run_gui(args: argparse.Namespace) -> int:
     # The core services (history, sandbox, HTTPS client) start on a thread while Qt loads and the
     # application object is built: start-up waits for the slower of the two, not for both.
     services_ready = _start_in_background(
-        lambda: _start_core(dirs, settings, secrets, force_sandbox=args.sandbox))
+        lambda: _start_core(dirs, settings, secrets, overrides))
 
     from PySide6.QtWidgets import QApplication
 
@@ -68,7 +75,11 @@ def run_gui(args: argparse.Namespace) -> int:
     crash_handler = CrashHandler(app)
     crash_handler.install()
 
-    services = services_ready()
+    try:
+        services = services_ready()
+    except BadInput as exc:  # e.g. INTEGRITAS_SERVICE given without an API key
+        print(f"integritas-gui: {exc.message}", file=sys.stderr)
+        return 2
     window = MainWindow(services, log_path=log_path, force_sandbox=args.sandbox)
     window.show()
     if args.files:
@@ -96,14 +107,14 @@ def _skip_unused_optional_imports() -> None:
             sys.modules[name] = None  # "import name" raises ImportError: the library's fallback
 
 
-def _start_core(dirs, settings, secrets, *, force_sandbox: bool):
+def _start_core(dirs, settings, secrets, overrides):
     # Worker-side modules are imported here, before Qt: once PySide6 is loaded its import hook runs
     # for every later import, and a worker importing lazily mid-batch would hold the GIL for it.
     from integritas_gui.core import hashing, job_receipts, walk  # noqa: F401
-    from integritas_gui.gui.services import start_services
+    from integritas_gui.session import open_session
 
-    return start_services(dirs, settings, secrets, force_sandbox=force_sandbox,
-                          settings_path=dirs.settings_file)
+    return open_session(dirs, settings, secrets, overrides=overrides,
+                        settings_path=dirs.settings_file, background_priority=True)
 
 
 def _start_in_background(func):

@@ -41,8 +41,12 @@ class Output:
         self.lock = threading.Lock()
         self.show_progress = self.err.isatty() and not as_json
         self._progress_line = ""
+        self.sandbox: bool | None = None  # results of a command that talked to a service say which
 
     def result(self, record: dict[str, Any], text: str) -> None:
+        if self.sandbox is not None:
+            record = {**record, "sandbox": self.sandbox}
+            text = SANDBOX_PREFIX + text if self.sandbox else text
         with self.lock:
             self._clear_progress()
             self.stream.write(self._encodable(record, text) + "\n")
@@ -105,46 +109,54 @@ def progress_bar(done: int, total: int, width: int = 24) -> str:
 
 
 # ---- set-up ------------------------------------------------------------------------------------
-def _client(args: argparse.Namespace):
-    from integritas_gui.core.client import IntegritasClient, ServiceError
-    from integritas_gui.core.logsetup import register_secret
-    from integritas_gui.core.paths import app_dirs
+SANDBOX_PREFIX = "[sandbox] "
+
+
+def _overrides(args: argparse.Namespace):
+    """This run's settings: the environment's, then the command line's (see session.py)."""
+    from integritas_gui.session import Overrides, overrides_from_env, setting_override
+
+    values: dict[str, Any] = {}
+    for option, name in (("base_url", "service"), ("proxy", "proxy"), ("workers", "hash-workers"),
+                         ("request_timeout", "request-timeout")):
+        text = getattr(args, option, None)
+        if text is not None:
+            values.update(setting_override(name, str(text)))
+    return overrides_from_env().merged(Overrides(
+        settings=values, api_key=getattr(args, "api_key", None),
+        force_sandbox=getattr(args, "sandbox", False), max_retries=getattr(args, "retries", None)))
+
+
+def _session(args: argparse.Namespace, out: Output):
+    """History, client and engine for a command that talks to the service (trial sandbox included)."""
+    from integritas_gui.core.client import ServiceError
     from integritas_gui.core.secrets import SecretStore
     from integritas_gui.core.settings import load_settings
+    from integritas_gui.session import open_session
 
-    dirs = app_dirs(args.data_dir)
-    settings = load_settings(dirs.settings_file)
-    base_url = args.base_url or os.environ.get("INTEGRITAS_BASE_URL") or settings.base_url
-    api_key = args.api_key or SecretStore(dirs.config).get_api_key()
-    if not api_key:
-        raise CliError(
-            "No API key: pass --api-key or set INTEGRITAS_API_KEY (keys come from your profile on "
-            "integritas.technology). To try the app without one, run `integritas-sandbox` and use "
-            "the --base-url and --api-key it prints.", EXIT_BAD_INPUT)
-    register_secret(api_key)
+    overrides = _overrides(args)
+    _, dirs = _history(args, open_store=False)
     try:
-        return IntegritasClient(base_url, api_key, max_retries=args.retries)
+        session = open_session(dirs, load_settings(dirs.settings_file), SecretStore(dirs.config),
+                               overrides=overrides)
     except ServiceError as exc:
         raise CliError(exc.message, EXIT_BAD_INPUT) from None
+    out.sandbox = session.trial
+    if session.trial:
+        print(f"integritas: trial mode: the local sandbox on this computer, not a real blockchain "
+              f"(a block every {session.block_time:g} s). To use Integritas, store your API key: "
+              "integritas config set api-key -", file=sys.stderr)
+    return session
 
 
-def _history(args: argparse.Namespace):
+def _history(args: argparse.Namespace, *, open_store: bool = True):
     from integritas_gui.core.history import History
     from integritas_gui.core.logsetup import setup_logging
     from integritas_gui.core.paths import app_dirs
 
     dirs = app_dirs(args.data_dir).create()
     setup_logging(dirs.logs)
-    return History(dirs.history_db), dirs
-
-
-def _confirm_policy(client) -> Any:
-    from integritas_gui.core.engine import ConfirmPolicy
-
-    block_time = os.environ.get("INTEGRITAS_BLOCK_TIME")
-    if block_time and client.is_loopback:
-        return ConfirmPolicy.for_block_time(float(block_time))
-    return ConfirmPolicy()
+    return (History(dirs.history_db) if open_store else None), dirs
 
 
 # ---- job result lines ---------------------------------------------------------------------------
@@ -250,7 +262,14 @@ def cmd_hash(args: argparse.Namespace, out: Output) -> int:
             else:
                 yield item.path
 
-    hash_many(files(), workers=args.workers, on_result=on_result)
+    from integritas_gui.core.paths import app_dirs
+    from integritas_gui.core.settings import load_settings
+    from integritas_gui.session import effective_settings
+
+    settings = load_settings(app_dirs(args.data_dir).settings_file)  # hashing writes nothing there
+    effective = effective_settings(settings, _overrides(args))
+    segment_size = None if effective.segment_size == "auto" else int(effective.segment_size)
+    hash_many(files(), workers=effective.hash_workers, segment_size=segment_size, on_result=on_result)
     out.end_progress()
     return worst(codes)
 
@@ -315,14 +334,10 @@ class BatchWatcher:
 
 def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool = True,
                report: bool = False) -> tuple[int, list[int], Any]:
-    from integritas_gui.core.engine import Engine
-
-    client = _client(args)
-    history, dirs = _history(args)
+    session = _session(args, out)
+    history, engine = session.history, session.engine
     settle = {"done", "failed", "cancelled", "confirmed"} | ({"pending"} if not wait else set())
     watcher = BatchWatcher(history, out, settle)
-    engine = Engine(history, client, hash_workers=args.workers or min(4, os.cpu_count() or 2),
-                    confirm=_confirm_policy(client), reports_dir=dirs.reports)
     engine.subscribe(watcher.on_update)
     ids: list[int] = []
     try:
@@ -330,7 +345,8 @@ def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool =
             ids.append(engine.add_hash(kind, args.hash, report=report))
         if args.paths:
             ids.extend(engine.add_files(kind, args.paths, report=report,
-                                        send_file_details=getattr(args, "send_file_details", False),
+                                        send_file_details=(getattr(args, "send_file_details", False)
+                                                           or session.effective.send_file_details),
                                         restamp=getattr(args, "again", False)))
         watcher.watch(ids)
         timeout = getattr(args, "timeout", None)
@@ -347,7 +363,6 @@ def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool =
         raise SystemExit(INTERRUPTED) from None
     out.end_progress()
     engine.shutdown()
-    client.close()
     jobs = history.jobs(ids)
     for job in jobs:  # anything that settled without an update reaching the watcher
         if job.id not in watcher.printed and job.state in settle:
@@ -357,6 +372,7 @@ def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool =
     code = worst(job_exit_code(j) for j in jobs if j.state in settle)
     if any(j.state not in settle for j in jobs):
         code = worst([code, EXIT_SERVICE])
+    session.shutdown(keep_history=True)  # the service is done with; the caller reads the history
     return code, ids, history
 
 
@@ -403,13 +419,10 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, out: Output) -> int:
-    from integritas_gui.core.engine import Engine
-
-    client = _client(args)
-    history, dirs = _history(args)
+    session = _session(args, out)
+    history, engine = session.history, session.engine
     settle = {"done", "failed", "cancelled", "confirmed"} | ({"pending"} if not args.wait else set())
     watcher = BatchWatcher(history, out, settle)
-    engine = Engine(history, client, confirm=_confirm_policy(client), reports_dir=dirs.reports)
     engine.subscribe(watcher.on_update)
     ids = engine.resume_unfinished()
     watcher.watch(ids)
@@ -418,7 +431,9 @@ def cmd_resume(args: argparse.Namespace, out: Output) -> int:
     out.end_progress()
     if not ids:
         print("Nothing to resume.", file=sys.stderr)
-    return worst(job_exit_code(j) for j in history.jobs(ids) if j.state in settle)
+    code = worst(job_exit_code(j) for j in history.jobs(ids) if j.state in settle)
+    session.shutdown()
+    return code
 
 
 def cmd_history(args: argparse.Namespace, out: Output) -> int:
@@ -485,13 +500,22 @@ def cmd_receipt(args: argparse.Namespace, out: Output) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="one JSON object per line")
-    common.add_argument("--base-url", help="service base URL (default: settings, else the real service)")
+    common.add_argument("--base-url", metavar="URL", help="service address, or `sandbox` (default: "
+                        "INTEGRITAS_SERVICE, then `integritas config get service`)")
     common.add_argument("--api-key", help="API key (default: INTEGRITAS_API_KEY, then the keyring)")
     common.add_argument("--data-dir", help="keep history and settings here (default: INTEGRITAS_DATA_DIR, "
                                            "then the user data folder)")
     common.add_argument("--workers", type=int, default=None, help="files hashed in parallel")
-    common.add_argument("--retries", type=int, default=5,
+    common.add_argument("--retries", type=int, default=None,
                         help="retries of a request the service could not answer (default 5)")
+    service = argparse.ArgumentParser(add_help=False)
+    service.add_argument("--request-timeout", metavar="SECONDS",
+                         help="give up on an answer after SECONDS (default: `integritas config get "
+                              "request-timeout`; verifications wait 4x as long)")
+    service.add_argument("--proxy", metavar="URL", help="proxy for this run, or `none` (default: "
+                         "INTEGRITAS_PROXY, then `integritas config get proxy`)")
+    service.add_argument("--sandbox", action="store_true",
+                         help="trial mode: the local sandbox, whatever the settings")
 
     parser = argparse.ArgumentParser(
         prog="integritas",
@@ -505,19 +529,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segments", action="store_true", help="list every segment hash")
     p.set_defaults(func=cmd_hash)
 
-    p = sub.add_parser("stamp", parents=[common], help="stamp files' hashes on chain")
+    p = sub.add_parser("stamp", parents=[common, service], help="stamp files' hashes on chain")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--wait", action="store_true", help="follow each stamp until it is confirmed")
     p.add_argument("--again", action="store_true", help="stamp files this history already stamped")
     p.add_argument("--timeout", type=float, default=None, help="stop waiting after SECONDS")
     p.set_defaults(func=cmd_stamp)
 
-    p = sub.add_parser("check", parents=[common], help="is a file's hash on chain?")
+    p = sub.add_parser("check", parents=[common, service], help="is a file's hash on chain?")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--hash", help="check this SHA3-256 hash instead of a file")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("verify", parents=[common], help="verify files against the chain")
+    p = sub.add_parser("verify", parents=[common, service], help="verify files against the chain")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--hash", help="verify this SHA3-256 hash instead of a file")
     p.add_argument("--report", metavar="OUT.pdf", help="ask for the service's PDF report and save it here")
@@ -525,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="send the file name and size with the verification (printed in the report)")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("resume", parents=[common], help="continue what an interrupted run left")
+    p = sub.add_parser("resume", parents=[common, service], help="continue what an interrupted run left")
     p.add_argument("--wait", action="store_true", help="follow pending stamps until confirmed")
     p.add_argument("--timeout", type=float, default=None)
     p.set_defaults(func=cmd_resume)
@@ -547,6 +571,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", nargs="?", const="", metavar="RECEIPT",
                    help="verify PATH against a receipt (default: the one next to it)")
     p.set_defaults(func=cmd_receipt)
+
+    from integritas_gui.config_command import add_config_parser
+
+    add_config_parser(sub, common)
     return parser
 
 

@@ -42,14 +42,15 @@ def main() -> int:
     from integritas_gui.core.settings import Settings
     from integritas_gui.gui.app import create_application
     from integritas_gui.gui.main_window import MainWindow
-    from integritas_gui.gui.services import start_services
+    from integritas_gui.session import Overrides, open_session, overrides_from_env
     from integritas_gui.gui.theme import dark_palette
 
     app = create_application([sys.argv[0]])
     dirs = app_dirs().create()
     settings = Settings(first_run_done=True, hash_workers=2)
-    services = start_services(dirs, settings, SecretStore(dirs.config), force_sandbox=True,
-                              settings_path=dirs.settings_file)
+    services = open_session(dirs, settings, SecretStore(dirs.config),
+                            overrides=overrides_from_env().merged(Overrides(force_sandbox=True)),
+                            settings_path=dirs.settings_file, background_priority=True)
     window = MainWindow(services, force_sandbox=True)
     window.resize(*SIZE)
     window.show()

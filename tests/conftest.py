@@ -46,21 +46,26 @@ def make_window(qtbot, monkeypatch):
     from integritas_gui.core.secrets import SecretStore
     from integritas_gui.core.settings import Settings
     from integritas_gui.gui.main_window import MainWindow
-    from integritas_gui.gui.services import start_services
+    from integritas_gui.session import Overrides, open_session, overrides_from_env
 
     monkeypatch.setenv("INTEGRITAS_SANDBOX_BLOCK_TIME", "0.2")
     windows = []
 
     def make(*, base_url=None, force_sandbox=None, client_options=None, **settings_values):
         dirs = app_dirs().create()
-        settings = Settings(first_run_done=True, hash_workers=2, **settings_values)
+        settings = Settings(**{"first_run_done": True, "hash_workers": 2, **settings_values})
         secrets = SecretStore(dirs.config)
         if force_sandbox is None:
             force_sandbox = base_url is None
-        options = {"backoff_base": 0.01, "backoff_max": 0.05, "timeout": 5, "verify_timeout": 10}
+        options = {"backoff_base": 0.01, "backoff_max": 0.05}
+        if "request_timeout" not in settings_values:
+            options.update(timeout=5, verify_timeout=10)
         options.update(client_options or {})
-        services = start_services(dirs, settings, secrets, base_url=base_url, force_sandbox=force_sandbox,
-                                  settings_path=dirs.settings_file, client_options=options)
+        overrides = overrides_from_env().merged(Overrides(
+            settings={"base_url": base_url} if base_url else {}, force_sandbox=force_sandbox,
+            client_options=options))
+        services = open_session(dirs, settings, secrets, overrides=overrides,
+                                settings_path=dirs.settings_file, background_priority=True)
         window = MainWindow(services, force_sandbox=force_sandbox)
         qtbot.addWidget(window)
         window.show()

@@ -513,7 +513,9 @@ class IntegritasClient:
                  backoff_base: float = 0.5, backoff_max: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None,
-                 extra_headers: Mapping[str, str] | None = None):
+                 extra_headers: Mapping[str, str] | None = None, proxy: str | None = None):
+        """``proxy``: a proxy URL for every request, the report downloads included (instead of
+        HTTP(S)_PROXY from the environment, which only the real service honours)."""
         try:
             url = httpx.URL(str(base_url).strip())
         except (httpx.InvalidURL, TypeError, ValueError):
@@ -546,15 +548,20 @@ class IntegritasClient:
         self._gate = RateLimitGate()
         limits = httpx.Limits(max_connections=max(1, int(concurrency)) + 2,
                               max_keepalive_connections=max(1, int(concurrency)))
-        self._http = httpx.Client(
-            transport=transport,
-            limits=limits,
-            timeout=self._default_timeout,
-            # The sandbox on this machine is never sent through a proxy; the real service honours
-            # HTTP(S)_PROXY / NO_PROXY from the environment.
-            trust_env=not self._loopback,
-            follow_redirects=False,
-        )
+        try:
+            self._http = httpx.Client(
+                transport=transport,
+                limits=limits,
+                timeout=self._default_timeout,
+                proxy=proxy or None,
+                # Without a proxy setting, the sandbox on this machine is never sent through a proxy;
+                # the real service honours HTTP(S)_PROXY / NO_PROXY from the environment.
+                trust_env=not self._loopback,
+                follow_redirects=False,
+            )
+        except (httpx.InvalidURL, TypeError, ValueError):
+            raise BadInput("The proxy address must look like http://proxy.example:8080. "
+                           "Check it in Settings.") from None
         # The JSON POSTs skip httpx's per-request overhead when httpx would connect directly anyway.
         self._direct: DirectJsonPool | None = None
         self._target_prefix = url.path.rstrip("/")

@@ -457,6 +457,7 @@ def hash_many(
     progress: Callable[[str, int, int], None] | None = None,
     cancel: threading.Event | None = None,
     on_result: ResultCallback,
+    segment_size: int | None = None,
 ) -> None:
     """Hash files in parallel on up to ``workers`` threads (default: one per CPU).
 
@@ -484,8 +485,8 @@ def hash_many(
             given = os.fsdecode(os.fspath(item))
             try:
                 result: FileDigest | IntegritasError = hash_file(
-                    given, progress=_progress_for(progress, given), cancel=cancel
-                )
+                    given, segment_size=segment_size, progress=_progress_for(progress, given),
+                    cancel=cancel)
             except IntegritasError as error:
                 result = error
             on_result(given, result)

@@ -10,14 +10,29 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from integritas_gui.core.errors import BadInput
 
 log = logging.getLogger(__name__)
 
 SETTINGS_VERSION = 1
 REAL_SERVICE_URL = "https://integritas.technology/core"
+SANDBOX_SERVICE = "sandbox"  # Settings.base_url value meaning "trial mode: the local sandbox"
+DEFAULT_REQUEST_TIMEOUT = 30.0
+# Verifications (which may build a report) and report downloads wait this many times as long.
+SLOW_REQUEST_FACTOR = 4
+MAX_REQUEST_TIMEOUT = 3600.0
+MAX_HASH_WORKERS = max(2, (os.cpu_count() or 2) * 2)
+KIB, MIB = 1024, 1024 * 1024
+SEGMENT_CHOICES: tuple[tuple[int, str], ...] = (
+    (64 * KIB, "64 KiB"), (256 * KIB, "256 KiB"), (1 * MIB, "1 MiB"), (4 * MIB, "4 MiB"),
+    (16 * MIB, "16 MiB"),
+)
+DROP_ACTIONS = ("stamp", "verify", "check")
 
 
 @dataclass
@@ -32,6 +47,8 @@ class Settings:
     first_run_done: bool = False
     # Queue behaviour for files dropped on the window: "stamp", "verify" or "check".
     drop_action: str = "stamp"
+    # Seconds to wait for the service's answer to one request (verifications: SLOW_REQUEST_FACTOR x).
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,6 +85,9 @@ def load_settings(path: str | os.PathLike) -> Settings:
             value = data[name]
             if name == "segment_size":
                 ok = value == "auto" or (isinstance(value, int) and value > 0)
+            elif wanted is float:
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+                value = float(value) if ok else value
             else:
                 ok = isinstance(value, wanted) and not (wanted is int and isinstance(value, bool))
             if ok:
@@ -91,3 +111,149 @@ def save_settings(settings: Settings, path: str | os.PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# ---- the settings as typed on the command line or in the environment ---------------------------
+class SettingError(BadInput):
+    """A setting's value that cannot be used; the message says what would be accepted."""
+
+
+def _web_address(value: str):
+    """``value`` as an httpx URL when it is an http(s) address with a host, else None."""
+    import httpx
+
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError):
+        return None
+    return url if url.scheme in ("http", "https") and url.host else None
+
+
+def check_service(text: str) -> str:
+    """``sandbox`` or an http(s) service address (plain http only on this computer)."""
+    from integritas_gui.core.client import is_loopback_host
+
+    value = str(text).strip().rstrip("/")
+    if value.lower() == SANDBOX_SERVICE:
+        return SANDBOX_SERVICE
+    url = _web_address(value)
+    if url is None:
+        raise SettingError(f"{text!r} is not a service: give `sandbox` or an address like "
+                           f"{REAL_SERVICE_URL}.")
+    if url.scheme == "http" and not is_loopback_host(url.host):
+        raise SettingError("The service address must use https:// (plain http only for a service on "
+                           "this computer, such as the sandbox).")
+    return value
+
+
+def check_proxy(text: str) -> str:
+    """An http(s) proxy address, or "" (or ``none``) for a direct connection."""
+    value = str(text).strip()
+    if value.lower() in ("", "none"):
+        return ""
+    if _web_address(value) is None:
+        raise SettingError(f"{text!r} is not a proxy address: give one like http://proxy.example:8080, "
+                           "or `none` to connect directly.")
+    return value
+
+
+def show_proxy(value: str) -> str:
+    """The proxy address with any password in it masked."""
+    if not value:
+        return "none"
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if not parts.password:
+        return value
+    return parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@", 1)).geturl()
+
+
+def parse_segment_size(text: str) -> str | int:
+    value = str(text).strip().replace(" ", "").lower()
+    if value == "auto":
+        return "auto"
+    for size, label in SEGMENT_CHOICES:
+        if value in (str(size), label.replace(" ", "").lower(), label.replace(" ", "").lower()[:-2]):
+            return size
+    choices = ", ".join(label.replace(" ", "") for _, label in SEGMENT_CHOICES)
+    raise SettingError(f"{text!r} is not a segment size: give auto or one of {choices}.")
+
+
+def show_segment_size(value: str | int) -> str:
+    return next((label.replace(" ", "") for size, label in SEGMENT_CHOICES if size == value), str(value))
+
+
+def parse_bool(text: str) -> bool:
+    value = str(text).strip().lower()
+    if value in ("1", "yes", "on", "true"):
+        return True
+    if value in ("0", "no", "off", "false"):
+        return False
+    raise SettingError(f"{text!r} is neither yes nor no: give yes or no.")
+
+
+def _number(text: str, kind: type, low: float, high: float, what: str):
+    try:
+        value = kind(str(text).strip())
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise SettingError(f"{text!r} is not a usable {what}: give a number from {low:g} to {high:g}.")
+    return value
+
+
+def parse_hash_workers(text: str) -> int:
+    return _number(text, int, 1, MAX_HASH_WORKERS, "number of hashing workers")
+
+
+def parse_request_timeout(text: str) -> float:
+    return _number(text, float, 1, MAX_REQUEST_TIMEOUT, "request timeout (seconds)")
+
+
+def parse_drop_action(text: str) -> str:
+    value = str(text).strip().lower()
+    if value not in DROP_ACTIONS:
+        raise SettingError(f"{text!r} is not an action: give one of {', '.join(DROP_ACTIONS)}.")
+    return value
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+@dataclass(frozen=True)
+class SettingKey:
+    """One setting as ``integritas config`` and the environment name it: parse text, show a value."""
+
+    name: str
+    field: str
+    help: str
+    parse: Callable[[str], Any]
+    show: Callable[[Any], str] = str
+    env: str | None = None
+
+
+SETTING_KEYS: tuple[SettingKey, ...] = (
+    SettingKey("service", "base_url", "`sandbox` (trial mode) or the service address",
+               check_service, env="INTEGRITAS_SERVICE"),
+    SettingKey("proxy", "proxy", "proxy for every request to the service and report downloads, "
+               "or `none`", check_proxy, show_proxy, env="INTEGRITAS_PROXY"),
+    SettingKey("segment-size", "segment_size", "auto, or " + ", ".join(
+        label.replace(" ", "") for _, label in SEGMENT_CHOICES), parse_segment_size, show_segment_size,
+               env="INTEGRITAS_SEGMENT_SIZE"),
+    SettingKey("sidecar-receipts", "write_sidecar_receipts", "write a receipt next to each stamped file "
+               "(yes/no)", parse_bool, _yes_no, env="INTEGRITAS_SIDECAR_RECEIPTS"),
+    SettingKey("hash-workers", "hash_workers", f"files hashed in parallel (1-{MAX_HASH_WORKERS})",
+               parse_hash_workers, env="INTEGRITAS_HASH_WORKERS"),
+    SettingKey("request-timeout", "request_timeout", "seconds to wait for one answer (verifications "
+               f"and reports: {SLOW_REQUEST_FACTOR}x)", parse_request_timeout, lambda v: f"{v:g}",
+               env="INTEGRITAS_REQUEST_TIMEOUT"),
+    SettingKey("send-file-details", "send_file_details", "send the file name and size with "
+               "verifications (yes/no)", parse_bool, _yes_no),
+    SettingKey("notifications", "notifications", "notify when stamps are confirmed (yes/no)",
+               parse_bool, _yes_no),
+    SettingKey("drop-action", "drop_action", "what the window does with dropped files: "
+               + "/".join(DROP_ACTIONS), parse_drop_action),
+)
+KEYS_BY_NAME = {key.name: key for key in SETTING_KEYS}

@@ -24,14 +24,14 @@ from PySide6.QtWidgets import (
 from integritas_gui import APP_NAME
 from integritas_gui.core.errors import IntegritasError
 from integritas_gui.core.paths import app_dirs
-from integritas_gui.core.settings import REAL_SERVICE_URL, save_settings
+from integritas_gui.core.settings import REAL_SERVICE_URL, SANDBOX_SERVICE, save_settings
 from integritas_gui.gui.key_field import ApiKeyField
 
 log = logging.getLogger(__name__)
 
 KEYS_URL = "https://integritas.technology"
-# Stored in Settings.base_url when the user picks the local sandbox (see settings_dialog).
-SANDBOX_BASE_URL = "sandbox"
+# Stored in Settings.base_url when the user picks the local sandbox (`integritas config` too).
+SANDBOX_BASE_URL = SANDBOX_SERVICE
 
 
 class FirstRunDialog(QDialog):

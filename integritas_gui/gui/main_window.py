@@ -1026,7 +1026,8 @@ class MainWindow(QMainWindow):
     def _service_signature(self) -> tuple:
         s = self.settings
         key = self.services.secrets.get_api_key()
-        return (s.base_url, key, s.hash_workers, s.segment_size, s.write_sidecar_receipts)
+        return (s.base_url, key, s.hash_workers, s.segment_size, s.write_sidecar_receipts, s.proxy,
+                s.request_timeout)
 
     def _settings_changed(self, before: tuple) -> None:
         self.privacy_box.blockSignals(True)
@@ -1043,21 +1044,24 @@ class MainWindow(QMainWindow):
 
     def _restart_services(self) -> None:
         """Stop the engine (and sandbox), start them again with the current settings."""
-        from integritas_gui.gui.services import start_services
+        from dataclasses import replace
+
+        from integritas_gui.session import open_session
 
         self._restart_when_idle = False
         old = self.services
         self.bridge.stop()
         old.shutdown()
         try:
-            self.services = start_services(old.dirs, self.settings, old.secrets,
-                                           force_sandbox=self.force_sandbox, settings_path=old.settings_path)
+            self.services = open_session(old.dirs, self.settings, old.secrets, overrides=old.overrides,
+                                         settings_path=old.settings_path, background_priority=True)
         except Exception as exc:
             log.exception("Could not restart the services")
             self.statusBar().showMessage(self.tr("Could not connect with the new settings: {error}").format(
                 error=getattr(exc, "message", None) or exc), 15000)
-            self.services = start_services(old.dirs, self.settings, old.secrets, force_sandbox=True,
-                                           settings_path=old.settings_path)
+            self.services = open_session(old.dirs, self.settings, old.secrets,
+                                         overrides=replace(old.overrides, force_sandbox=True),
+                                         settings_path=old.settings_path, background_priority=True)
         self.bridge = EngineBridge(self)
         self.bridge.attach(self.services.engine)
         self.bridge.updates.connect(self.on_updates)

@@ -1,9 +1,10 @@
-"""Settings: API key (keyring, or an owner-only file the user chose), service, hashing, privacy."""
+"""Settings: API key (keyring, or an owner-only file the user chose), service, hashing, privacy.
+
+The same settings as `integritas config` (core/settings.py names and checks them)."""
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
@@ -25,22 +26,22 @@ from PySide6.QtWidgets import (
 from integritas_gui.core.errors import IntegritasError
 from integritas_gui.gui.key_field import ApiKeyField
 from integritas_gui.core.paths import app_dirs
-from integritas_gui.core.settings import REAL_SERVICE_URL, save_settings
+from integritas_gui.core.settings import (
+    MAX_HASH_WORKERS,
+    MAX_REQUEST_TIMEOUT,
+    REAL_SERVICE_URL,
+    SEGMENT_CHOICES as SEGMENT_SIZES,
+    SettingError,
+    check_proxy,
+    check_service,
+    save_settings,
+)
 from integritas_gui.gui.first_run import SANDBOX_BASE_URL
 
 log = logging.getLogger(__name__)
 
 PROBE_HASH = "0" * 64
-SEGMENT_CHOICES = [("auto", None)] + [
-    (size, label)
-    for size, label in (
-        (64 * 1024, "64 KiB"),
-        (256 * 1024, "256 KiB"),
-        (1024 * 1024, "1 MiB"),
-        (4 * 1024 * 1024, "4 MiB"),
-        (16 * 1024 * 1024, "16 MiB"),
-    )
-]
+SEGMENT_CHOICES = [("auto", None), *SEGMENT_SIZES]
 SERVICE_REAL, SERVICE_SANDBOX, SERVICE_CUSTOM = range(3)
 
 
@@ -70,10 +71,12 @@ class _TestSignals(QObject):
 class _ConnectionTest(QRunnable):
     """Calls check(<64 zeros>) on a pool thread; reports a verdict, never the key."""
 
-    def __init__(self, base_url: str, api_key: str | None):
+    def __init__(self, base_url: str, api_key: str | None, proxy: str = "", timeout: float = 10):
         super().__init__()
         self.base_url = base_url
         self.api_key = api_key
+        self.proxy = proxy
+        self.timeout = timeout
         self.signals = _TestSignals()
 
     def run(self) -> None:
@@ -81,8 +84,8 @@ class _ConnectionTest(QRunnable):
         try:
             from integritas_gui.core.client import IntegritasClient
 
-            with IntegritasClient(self.base_url, self.api_key or None, timeout=10,
-                                  max_retries=0) as client:
+            with IntegritasClient(self.base_url, self.api_key or None, timeout=self.timeout,
+                                  max_retries=0, proxy=self.proxy or None) as client:
                 client.check(PROBE_HASH)
         except IntegritasError as exc:
             error = exc
@@ -165,6 +168,14 @@ class SettingsDialog(QDialog):
         self.proxy_edit.setAccessibleName(self.tr("Proxy"))
         form.addRow(self.tr("&Proxy:"), self.proxy_edit)
 
+        self.timeout_spin = QSpinBox()
+        self.timeout_spin.setRange(1, int(MAX_REQUEST_TIMEOUT))
+        self.timeout_spin.setSuffix(self.tr(" s"))
+        self.timeout_spin.setAccessibleName(self.tr("Request timeout"))
+        self.timeout_spin.setToolTip(self.tr("How long to wait for the service's answer to one "
+                                             "request (verifications wait four times as long)."))
+        form.addRow(self.tr("&Request timeout:"), self.timeout_spin)
+
         self.test_button = QPushButton(self.tr("&Test connection"))
         self.test_button.setAccessibleName(self.tr("Test connection"))
         self.test_button.clicked.connect(self.test_connection)
@@ -181,7 +192,7 @@ class SettingsDialog(QDialog):
         group = QGroupBox(self.tr("Files"))
         form = QFormLayout(group)
         self.workers_spin = QSpinBox()
-        self.workers_spin.setRange(1, max(2, (os.cpu_count() or 2) * 2))
+        self.workers_spin.setRange(1, MAX_HASH_WORKERS)
         self.workers_spin.setAccessibleName(self.tr("Hashing workers"))
         form.addRow(self.tr("&Hashing workers:"), self.workers_spin)
 
@@ -230,6 +241,7 @@ class SettingsDialog(QDialog):
         self._service_changed(index)
         self.key_edit.setText(self.secret_store.get_api_key() or "")
         self.proxy_edit.setText(s.proxy)
+        self.timeout_spin.setValue(max(1, round(s.request_timeout)))
         self.workers_spin.setValue(max(1, int(s.hash_workers)))
         segment_index = self.segment_combo.findData(s.segment_size)
         self.segment_combo.setCurrentIndex(max(0, segment_index))
@@ -272,6 +284,7 @@ class SettingsDialog(QDialog):
             write_sidecar_receipts=self.sidecar_check.isChecked(),
             send_file_details=self.details_check.isChecked(),
             proxy=self.proxy_edit.text().strip(),
+            request_timeout=float(self.timeout_spin.value()),
             notifications=self.notify_check.isChecked(),
         )
 
@@ -299,9 +312,15 @@ class SettingsDialog(QDialog):
         if not base_url.startswith(("http://", "https://")):
             self._show_test_result("error", self.tr("Enter an address starting with https://"))
             return
+        try:  # the sandbox inside the app is reached directly, as the app itself reaches it
+            proxy = "" if base_url == self.sandbox_url else check_proxy(self.proxy_edit.text())
+        except SettingError as exc:
+            self._show_test_result("error", exc.message)
+            return
         self.test_button.setEnabled(False)
         self.test_result.setText(self.tr("Testing…"))
-        task = _ConnectionTest(base_url, self.key_edit.text().strip())
+        task = _ConnectionTest(base_url, self.key_edit.text().strip(), proxy,
+                               float(self.timeout_spin.value()))
         task.setAutoDelete(False)
         task.signals.finished.connect(self._connection_tested)
         self._tests.add(task)
@@ -320,13 +339,16 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         new_settings = self.collected_settings()
-        if new_settings.base_url != SANDBOX_BASE_URL and not new_settings.base_url.startswith(
-            ("http://", "https://")
-        ):
-            self.error_label.setText(self.tr("The service address must start with https://"))
+        try:
+            new_settings.base_url = check_service(new_settings.base_url)
+            new_settings.proxy = check_proxy(new_settings.proxy)
+        except SettingError as exc:
+            self.error_label.setText(exc.message)
             return
         if not self._store_key():
             return
+        if new_settings.base_url != self.settings.base_url:
+            new_settings.first_run_done = True  # a chosen service, as `integritas config set service`
         for name, value in vars(new_settings).items():
             setattr(self.settings, name, value)
         save_settings(self.settings, self.settings_path)

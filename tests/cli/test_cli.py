@@ -22,7 +22,7 @@ UNKNOWN = "00" * 31 + "ff"
 @pytest.fixture
 def run(sandbox, monkeypatch, capsys):
     """Call the CLI in-process against the sandbox; returns (exit code, JSON lines, stderr)."""
-    monkeypatch.setenv("INTEGRITAS_BLOCK_TIME", "0.2")
+    monkeypatch.setenv("INTEGRITAS_SANDBOX_BLOCK_TIME", "0.2")
 
     def call(*argv: str, service: bool = True):
         args = list(argv) + ["--json"]
@@ -153,7 +153,7 @@ def test_batch_killed_mid_flight_resumes_without_double_stamping(sandbox, tmp_pa
     at most once more than the requests in flight at the kill."""
     files = make_files(tmp_path / "batch", 300)
     data_dir = tmp_path / "data"
-    env = {**os.environ, "INTEGRITAS_DATA_DIR": str(data_dir), "INTEGRITAS_BLOCK_TIME": "0.2"}
+    env = {**os.environ, "INTEGRITAS_DATA_DIR": str(data_dir), "INTEGRITAS_SANDBOX_BLOCK_TIME": "0.2"}
     command = [sys.executable, "-m", "integritas_gui.cli", "stamp", "--wait", str(tmp_path / "batch"),
                "--base-url", sandbox.base_url, "--api-key", sandbox.api_key, "--json"]
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -74,6 +74,7 @@ def test_settings_persist_and_reload(qtbot, dirs, memory_keyring):
     assert saved.segment_size == 1024 * 1024
     assert saved.write_sidecar_receipts and saved.send_file_details and not saved.notifications
     assert saved.proxy == "http://proxy.test:8080"
+    assert saved.first_run_done  # a chosen service: no first-run screen next time
     assert memory_keyring.passwords[("integritas-desktop", "api-key")] == "sk-live-abc"
     assert "sk-live-abc" not in dirs.settings_file.read_text()
 
@@ -148,3 +149,36 @@ def test_connection_test_reports_unreachable(qtbot, dirs, memory_keyring):
         dialog.test_button.click()
     assert tested.args[0] == "unreachable"
     assert "reach" in dialog.test_result.text()
+
+
+def test_bad_service_or_proxy_is_refused_in_plain_words_and_nothing_saved(qtbot, dirs, memory_keyring):
+    dialog, settings, _ = open_dialog(qtbot, dirs)
+    dialog.timeout_spin.setValue(12)
+    for field, value, words in ((dialog.proxy_edit, "proxy.test:8080", "proxy address"),
+                                (dialog.url_edit, "http://example.test/core", "https://")):
+        if field is dialog.url_edit:
+            dialog.proxy_edit.clear()
+            dialog.service_combo.setCurrentIndex(SERVICE_CUSTOM)
+        field.setText(value)
+        dialog.button_box.accepted.emit()
+        assert dialog.isVisible() and words in dialog.error_label.text()
+        assert not dirs.settings_file.exists()
+    dialog.url_edit.setText("https://example.test/core")
+    dialog.button_box.accepted.emit()
+    assert load_settings(dirs.settings_file).request_timeout == 12.0
+    again, _, _ = open_dialog(qtbot, dirs, load_settings(dirs.settings_file))
+    assert again.timeout_spin.value() == 12
+
+
+def test_connection_test_goes_through_the_proxy_typed_in_the_dialog(qtbot, dirs, memory_keyring, sandbox):
+    from tests.forward_proxy import ForwardProxy
+
+    dialog, _, _ = open_dialog(qtbot, dirs)
+    dialog.service_combo.setCurrentIndex(SERVICE_CUSTOM)
+    dialog.url_edit.setText(sandbox.base_url)
+    dialog.key_edit.setText(sandbox.api_key)
+    with ForwardProxy() as proxy:
+        dialog.proxy_edit.setText(proxy.url)
+        with qtbot.waitSignal(dialog.connectionTested, timeout=20000) as tested:
+            dialog.test_button.click()
+        assert tested.args[0] == "ok" and proxy.count("POST", "/v2/file/check") == 1

@@ -1,0 +1,242 @@
+"""The one place where settings become working parts: history, client, engine, trial sandbox.
+
+Both front ends start here: the window (``__main__``) and the ``integritas`` command. Settings come
+from the settings file; the environment (``overrides_from_env``) and command-line options
+(``Overrides``) override them for one run without changing the file. Nothing here imports Qt.
+
+Trial mode: with the service set to ``sandbox``, or with no API key and no service given for this
+run, a local sandbox is started (``start_trial_sandbox``) with its ledger in the data folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from integritas_gui.core.errors import BadInput
+from integritas_gui.core.paths import AppDirs
+from integritas_gui.core.settings import (
+    KEYS_BY_NAME,
+    SANDBOX_SERVICE,
+    SETTING_KEYS,
+    SLOW_REQUEST_FACTOR,
+    Settings,
+    SettingError,
+)
+
+log = logging.getLogger(__name__)
+
+SANDBOX_BLOCK_TIME_ENV = "INTEGRITAS_SANDBOX_BLOCK_TIME"
+DEFAULT_BLOCK_TIME = 50.0  # seconds between the trial sandbox's blocks, as on Minima
+SANDBOX_LEDGER_NAME = "sandbox-ledger.sqlite3"
+# Older names, still read when the new one is not set.
+DEPRECATED_ENV = {"INTEGRITAS_SERVICE": "INTEGRITAS_BASE_URL",
+                  SANDBOX_BLOCK_TIME_ENV: "INTEGRITAS_BLOCK_TIME"}
+
+
+class TrialSandbox(Protocol):
+    """What the session needs of a running trial sandbox."""
+
+    base_url: str
+    api_key: str
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What this run asks for on top of the settings file.
+
+    ``settings``: Settings field -> already-checked value (from the environment or options).
+    ``client_options`` go to IntegritasClient as they are (tests: short backoff)."""
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    api_key: str | None = None
+    force_sandbox: bool = False
+    sandbox_block_time: float | None = None
+    max_retries: int | None = None
+    client_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def merged(self, other: Overrides) -> Overrides:
+        """``other``'s values where it has them, else ours."""
+        return Overrides(
+            settings={**self.settings, **other.settings},
+            api_key=other.api_key or self.api_key,
+            force_sandbox=self.force_sandbox or other.force_sandbox,
+            sandbox_block_time=(other.sandbox_block_time if other.sandbox_block_time is not None
+                                else self.sandbox_block_time),
+            max_retries=other.max_retries if other.max_retries is not None else self.max_retries,
+            client_options={**self.client_options, **other.client_options},
+        )
+
+
+def _env(environ: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """(variable actually used, value) for ``name`` or its deprecated alias, when set."""
+    for variable in (name, DEPRECATED_ENV.get(name)):
+        if variable and environ.get(variable, "").strip():
+            return variable, environ[variable]
+    return None
+
+
+def overrides_from_env(environ: Mapping[str, str] | None = None) -> Overrides:
+    """The settings the environment overrides (see README); SettingError names a bad variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for key in SETTING_KEYS:
+        found = key.env and _env(environ, key.env)
+        if found:
+            values[key.field] = _parse_env(found, key.parse)
+    block_time = None
+    found = _env(environ, SANDBOX_BLOCK_TIME_ENV)
+    if found:
+        block_time = _parse_env(found, parse_block_time)
+    return Overrides(settings=values, sandbox_block_time=block_time)
+
+
+def _parse_env(found: tuple[str, str], parse):
+    variable, text = found
+    try:
+        return parse(text)
+    except SettingError as exc:
+        raise SettingError(f"{variable}: {exc.message}") from None
+
+
+def parse_block_time(text: str) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = -1.0
+    if not 0.05 <= value <= 3600:
+        raise SettingError(f"{text!r} is not a block time: give seconds from 0.05 to 3600.")
+    return value
+
+
+def setting_override(name: str, text: str) -> dict[str, Any]:
+    """{field: value} for the setting ``name`` (as ``integritas config`` names it) typed as ``text``."""
+    key = KEYS_BY_NAME[name]
+    return {key.field: key.parse(text)}
+
+
+def effective_settings(settings: Settings, overrides: Overrides) -> Settings:
+    """A copy of ``settings`` with this run's overrides (the file is never changed by them)."""
+    return replace(settings, **dict(overrides.settings)) if overrides.settings else replace(settings)
+
+
+@dataclass
+class Session:
+    """Everything one front end works with. ``settings`` is the user's (saved) settings object;
+    ``effective`` is what this run uses (settings + overrides)."""
+
+    dirs: AppDirs
+    settings: Settings
+    effective: Settings
+    secrets: Any
+    history: Any
+    client: Any
+    engine: Any
+    overrides: Overrides = field(default_factory=Overrides)
+    sandbox: TrialSandbox | None = None
+    block_time: float | None = None
+    settings_path: Any = None
+
+    @property
+    def trial(self) -> bool:
+        return self.sandbox is not None
+
+    @property
+    def base_url(self) -> str:
+        return self.client.base_url
+
+    def shutdown(self, *, keep_history: bool = False) -> None:
+        """Stop the engine (waiting for its threads), then the client, sandbox and history (unless
+        ``keep_history``: a caller still reading results)."""
+        for step in (lambda: self.engine.shutdown(wait=True), self.client.close,
+                     lambda: self.sandbox and self.sandbox.close(),
+                     lambda: keep_history or self.history.close()):
+            try:
+                step()
+            except Exception:  # one failing part must not keep the others running
+                log.exception("Error while shutting down")
+
+
+def start_trial_sandbox(dirs: AppDirs, block_time: float = DEFAULT_BLOCK_TIME) -> TrialSandbox:
+    """The local sandbox on a free loopback port, its ledger in the data folder (kept across runs)."""
+    from integritas_gui.sandbox.server import SandboxServer
+
+    server = SandboxServer(port=0, db=str(dirs.data / SANDBOX_LEDGER_NAME), block_time=block_time)
+    return server.start()
+
+
+def client_options(effective: Settings, overrides: Overrides, *, trial: bool) -> dict[str, Any]:
+    """IntegritasClient keyword arguments for these settings."""
+    timeout = float(effective.request_timeout)
+    options: dict[str, Any] = {"timeout": timeout, "verify_timeout": timeout * SLOW_REQUEST_FACTOR}
+    # The trial sandbox runs on this computer: a proxy (meant for the way out) is not used for it.
+    if effective.proxy and not trial:
+        options["proxy"] = effective.proxy
+    if overrides.max_retries is not None:
+        options["max_retries"] = overrides.max_retries
+    options.update(overrides.client_options)
+    return options
+
+
+def build_engine(history, client, effective: Settings, dirs: AppDirs, *,
+                 block_time: float | None = None, background_priority: bool = False):
+    """The engine for these settings; ``block_time`` scales how stamps are followed (sandbox)."""
+    from integritas_gui.core.engine import ConfirmPolicy, Engine
+
+    confirm = ConfirmPolicy.for_block_time(block_time) if block_time else ConfirmPolicy()
+    segment_size = None if effective.segment_size == "auto" else int(effective.segment_size)
+    return Engine(
+        history, client, hash_workers=max(1, int(effective.hash_workers)), confirm=confirm,
+        reports_dir=dirs.reports, write_sidecar_receipts=effective.write_sidecar_receipts,
+        segment_size=segment_size, background_priority=background_priority,
+    )
+
+
+def open_session(dirs: AppDirs, settings: Settings, secrets, *, overrides: Overrides | None = None,
+                 settings_path=None, background_priority: bool = False) -> Session:
+    """Open the history, choose the service (given, or the trial sandbox), start the engine.
+
+    Raises BadInput (a plain message) when a service was given for this run but no API key."""
+    from integritas_gui.core.client import IntegritasClient
+    from integritas_gui.core.history import History
+    from integritas_gui.core.logsetup import register_secret
+
+    overrides = overrides or Overrides()
+    effective = effective_settings(settings, overrides)
+    service = effective.base_url
+    api_key = None if overrides.force_sandbox else (overrides.api_key or secrets.get_api_key())
+    given = "base_url" in overrides.settings
+    trial = overrides.force_sandbox or service == SANDBOX_SERVICE or (not api_key and not given)
+    if not trial and not api_key:
+        raise BadInput(f"No API key for {service}: store one with `integritas config set api-key -` "
+                       "(or Settings in the window), or set INTEGRITAS_API_KEY. Keys come from your "
+                       "profile on integritas.technology.")
+    sandbox = None
+    block_time = overrides.sandbox_block_time
+    if trial:
+        block_time = block_time or DEFAULT_BLOCK_TIME
+        sandbox = start_trial_sandbox(dirs, block_time)
+        service, api_key = sandbox.base_url, sandbox.api_key
+        log.info("Trial mode: local sandbox at %s (block time %.1f s)", service, block_time)
+    register_secret(api_key)
+    history = client = None
+    try:
+        history = History(dirs.history_db)
+        client = IntegritasClient(service, api_key, **client_options(effective, overrides, trial=trial))
+        if not trial and not client.is_loopback:
+            block_time = None  # the real chain's pace, whatever the sandbox variable says
+        engine = build_engine(history, client, effective, dirs, block_time=block_time,
+                              background_priority=background_priority)
+    except BaseException:
+        for part in (client, sandbox, history):
+            if part is not None:
+                part.close()
+        raise
+    return Session(dirs=dirs, settings=settings, effective=effective, secrets=secrets,
+                   history=history, client=client, engine=engine, overrides=overrides,
+                   sandbox=sandbox, block_time=block_time, settings_path=settings_path)
