@@ -735,27 +735,34 @@ class Engine:
             delay = sent + self.confirm.first_delay - time.monotonic()
         self._plan_round(key, delay)
 
-    def _plan_round(self, key: int, delay: float | None = None) -> None:
+    def _plan_round(self, key: int, delay: float | None = None, *, ending: bool = False) -> None:
+        """Schedule the next round unless one is due (``ending``: the round that calls this is done)."""
         with self._lock:
             group = self._follows.get(key)
-            if group is None or group.due or not group.waiting:
+            if group is None:
+                return
+            if ending:
+                group.due = False
+            if group.due:
+                return
+            if not group.waiting:  # stamps still asked for their block come back through _follow
+                del self._follows[key]
                 return
             group.due = True
             if delay is None:
-                delay = min(self.confirm.max_interval,
-                            self.confirm.interval * self.confirm.backoff ** group.misses)
+                delay = self._backoff(group.misses)
         self._schedule(key, "follow", max(0.0, delay))
+
+    def _backoff(self, tries: int) -> float:
+        """The wait before asking again after ``tries`` answers in a row that did not settle it."""
+        return min(self.confirm.max_interval, self.confirm.interval * self.confirm.backoff ** tries)
 
     def _follow_step(self, key: int) -> None:
         try:
             self._follow_round(key)
         except Exception:  # a store or programming error: keep following, try the round later
             log.exception("A confirmation round failed")
-            with self._lock:
-                group = self._follows.get(key)
-                if group is not None:
-                    group.due = False
-            self._plan_round(key, self.confirm.max_interval)
+            self._plan_round(key, self.confirm.max_interval, ending=True)
 
     def _follow_round(self, key: int) -> None:
         from integritas_gui.core.client import ServiceError
@@ -765,25 +772,20 @@ class Engine:
             group = self._follows.get(key)
             if group is None:
                 return
-            group.due = False
             for job_id in [j for j in group.waiting if self._cancelled(j)]:
                 del group.waiting[job_id]
-            if not group.waiting:
-                del self._follows[key]
-                return
             ripe = [(sent, job_id) for job_id, sent in group.waiting.items()
                     if now - sent >= self.confirm.first_delay]
-            if not ripe:
-                oldest = min(group.waiting.values())
+            oldest = min(group.waiting.values(), default=now)
         if not ripe:
-            self._plan_round(key, oldest + self.confirm.first_delay - now)
+            self._plan_round(key, oldest + self.confirm.first_delay - now, ending=True)
             return
         probe_sent, probe = max(ripe)
         job = self.history.get_job(probe, with_records=False)
         if job is None or job.state != "pending":  # removed or settled meanwhile
             with self._lock:
                 group.waiting.pop(probe, None)
-            self._plan_round(key, 0.0)
+            self._plan_round(key, 0.0, ending=True)
             return
         try:
             found = self.client.check(job.sha3_256).status == "found"
@@ -809,7 +811,7 @@ class Engine:
                           functools.partial(self._block_step, found=job_id == probe, sent=sent))
         elif late:
             self._note_late(late)
-        self._plan_round(key)
+        self._plan_round(key, ending=True)
 
     def _follow_trouble(self, key: int, group: _Follow, exc: Any) -> None:
         """A round's check failed: rate limits are waited out, a refused key or plan is shown on the
@@ -821,20 +823,24 @@ class Engine:
             if shown != exc.message:
                 for job_id in ids:
                     self._commit(job_id, state="pending", error=exc.message, error_kind=exc.kind)
-            self._plan_round(key, self.confirm.max_interval)
+            self._plan_round(key, self.confirm.max_interval, ending=True)
         elif exc.kind == "rate_limited" and exc.retry_after:
-            self._plan_round(key, exc.retry_after)
+            self._plan_round(key, exc.retry_after, ending=True)
         else:
             with self._lock:
                 group.misses += 1
-            self._plan_round(key)
+            self._plan_round(key, ending=True)
 
     def _note_late(self, job_ids: Sequence[int]) -> None:
         for job in self.history.jobs(job_ids):
-            waited = self._seconds_since(job.submitted_at)
-            if waited is not None and job.state == "pending":
-                self._emit(JobUpdate.of(job, note=f"Still pending after {waited / 60:.0f} min; "
-                                                  "Minima usually confirms within 3 min. Still following."))
+            if job.state == "pending":
+                self._note_if_late(job)
+
+    def _note_if_late(self, job: Job) -> None:
+        waited = self._seconds_since(job.submitted_at)
+        if waited is not None and waited > self.confirm.pending_after:
+            self._emit(JobUpdate.of(job, note=f"Still pending after {waited / 60:.0f} min; "
+                                              "Minima usually confirms within 3 min. Still following."))
 
     def _block_step(self, job_id: int, *, found: bool, sent: float | None = None) -> None:
         """Ask verify for the block of a stamp. ``found``: the service found this very hash; the stamp
@@ -870,13 +876,8 @@ class Engine:
             return
         with self._lock:
             active.polls += 1
-        delay = retry_after or min(self.confirm.max_interval,
-                                   self.confirm.interval * self.confirm.backoff ** (active.polls - 1))
-        waited = self._seconds_since(job.submitted_at)
-        if waited is not None and waited > self.confirm.pending_after:
-            self._emit(JobUpdate.of(job, note=f"Still pending after {waited / 60:.0f} min; "
-                                              "Minima usually confirms within 3 min. Still following."))
-        self._schedule(job_id, "poll", delay)
+        self._note_if_late(job)
+        self._schedule(job_id, "poll", retry_after or self._backoff(active.polls - 1))
 
     def _poll_step(self, job_id: int) -> None:
         """The follow-up of a stamp the service found: verify again for its block."""
