@@ -23,19 +23,21 @@ def cell(window, job_id, column):
     return window.model.index(window.model.position_of(job_id), column).data()
 
 
-def only_row(qtbot, window, states):
+def stamp_one(qtbot, make_window, monkeypatch, sandbox, tmp_path, headers, states):
+    """A window whose requests carry ``headers``; one file stamped; (window, its row once in ``states``)."""
+    window = window_with(make_window, monkeypatch, sandbox, **headers)
+    path = tmp_path / "deed.txt"
+    path.write_bytes(tmp_path.name.encode() * 500)
+    window.add_paths([path], "stamp")
     qtbot.waitUntil(lambda: window.model.rowCount() == 1 and window.model.rows()[0].state in states,
                     timeout=WAIT_MS)
-    return window.model.rows()[0]
+    return window, window.model.rows()[0]
 
 
 def test_a_found_stamp_without_a_block_says_so_and_stays_pending(qtbot, make_window, monkeypatch,
                                                                   sandbox, tmp_path):
-    window = window_with(make_window, monkeypatch, sandbox, **{"x-sandbox-shape": "no-record"})
-    path = tmp_path / "deed.txt"
-    path.write_bytes(b"a deed\n" * 500)
-    window.add_paths([path], "stamp")
-    row = only_row(qtbot, window, {"pending"})
+    window, row = stamp_one(qtbot, make_window, monkeypatch, sandbox, tmp_path, {"x-sandbox-shape": "no-record"},
+                            {"pending"})
     qtbot.waitUntil(lambda: cell(window, row.job_id, STATUS).startswith(
         "Found, waiting for the block details"), timeout=WAIT_MS)
     asked = stats(sandbox)["verifications"]
@@ -49,11 +51,8 @@ def test_a_found_stamp_without_a_block_says_so_and_stays_pending(qtbot, make_win
 
 def test_a_found_stamp_is_confirmed_with_its_block_once_verify_lists_it(qtbot, make_window, monkeypatch,
                                                                       sandbox, tmp_path):
-    window = window_with(make_window, monkeypatch, sandbox, **{"x-sandbox-shape": "no-record:2"})
-    path = tmp_path / "deed.txt"
-    path.write_bytes(b"another deed\n" * 500)
-    window.add_paths([path], "stamp")
-    row = only_row(qtbot, window, {"confirmed"})
+    window, row = stamp_one(qtbot, make_window, monkeypatch, sandbox, tmp_path, {"x-sandbox-shape": "no-record:2"},
+                            {"confirmed"})
     assert row.block_number is not None
     assert cell(window, row.job_id, STATUS).startswith(f"Confirmed in block {row.block_number:,}")
     assert stats(sandbox)["verifications"] == 3
@@ -61,11 +60,8 @@ def test_a_found_stamp_is_confirmed_with_its_block_once_verify_lists_it(qtbot, m
 
 def test_a_node_status_false_as_text_fails_the_stamp_plainly(qtbot, make_window, monkeypatch, sandbox,
                                                              tmp_path):
-    window = window_with(make_window, monkeypatch, sandbox, **{"x-sandbox-fault": 'node-failed:"false"'})
-    path = tmp_path / "deed.txt"
-    path.write_bytes(b"a third deed\n" * 500)
-    window.add_paths([path], "stamp")
-    row = only_row(qtbot, window, {"failed", "pending", "confirmed"})
+    window, row = stamp_one(qtbot, make_window, monkeypatch, sandbox, tmp_path, {"x-sandbox-fault": 'node-failed:"false"'},
+                            {"failed", "pending", "confirmed"})
     assert row.state == "failed"
     text = cell(window, row.job_id, STATUS)
     assert text.startswith("\u2718 The Integritas service could not pass the stamp to the Minima network")
