@@ -126,7 +126,7 @@ def measure(folder, files, count: int, scale: float, cli: list[str] | None, tag:
     }
 
 
-def rows_for(m: dict, count: int, hashed: c.Measured, label: str = "") -> list[c.Row]:
+def rows_for(m: dict, count: int, hashed: c.Measured, label: str = "", walls: str = "") -> list[c.Row]:
     result, stats = m["result"], m["stats"]
     floor = TARGET_FILES * FLOOR_PER_STAMP / REAL_LIMIT  # minutes
     ok_run = result.returncode == 0 and m["lost"] == 0
@@ -148,7 +148,7 @@ def rows_for(m: dict, count: int, hashed: c.Measured, label: str = "") -> list[c
               "< 5 ms", c.verdict(ok_run and m["cpu_ms"] < 5)),
         c.Row("batch check (info)" + suffix,
               f"{m['detail']}; {stats.get('rate_limited', 0)} answered 429; exit {result.returncode}; "
-              f"sandbox {stats['sandbox_cpu'] or 0:.1f} s CPU"),
+              f"sandbox {stats['sandbox_cpu'] or 0:.1f} s CPU" + (f"; runs {walls}" if walls else "")),
     ]
 
 
@@ -169,8 +169,10 @@ def run(quick: bool, before: list[str] | None = None, repeats: int = 1) -> list[
                                           f"{name}-{round_}"))
     rows: list[c.Row] = []
     for name, measured in runs.items():
-        middle = sorted(measured, key=lambda m: m["result"].wall)[len(measured) // 2]
-        rows += rows_for(middle, count, hashed, "" if name == "after" else "before")
+        ordered = sorted(measured, key=lambda m: m["result"].wall)
+        walls = ", ".join(c.fmt_s(m["result"].wall) for m in ordered) if len(ordered) > 1 else ""
+        rows += rows_for(ordered[len(ordered) // 2], count, hashed, "" if name == "after" else "before",
+                         walls)
     return rows
 
 
