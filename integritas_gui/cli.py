@@ -182,7 +182,9 @@ def job_line(job) -> str:
     if job.state == "cancelled":
         return f"{name}: cancelled"
     if job.state == "pending":
-        return f"{name}: submitted, pending on chain  sha3_256={job.sha3_256}"
+        status = ("found, waiting for the block details" if job.error_kind == "awaiting_block"
+                  else "submitted, pending on chain")
+        return f"{name}: {status}  sha3_256={job.sha3_256}"
     if job.state == "confirmed":
         when = local_time(job.block_date)
         return f"{name}: confirmed in block {job.block_number} at {when}  sha3_256={job.sha3_256}"
@@ -364,16 +366,22 @@ def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool =
     out.end_progress()
     engine.shutdown()
     jobs = history.jobs(ids)
-    for job in jobs:  # anything that settled without an update reaching the watcher
-        if job.id not in watcher.printed and job.state in settle:
-            watcher.printed.add(job.id)
-            full = history.get_job(job.id)
-            out.result(job_record(full), job_line(full))
+    _print_unprinted(watcher, jobs, settle | {"pending"})
     code = worst(job_exit_code(j) for j in jobs if j.state in settle)
     if any(j.state not in settle for j in jobs):
         code = worst([code, EXIT_SERVICE])
     session.shutdown(keep_history=True)  # the service is done with; the caller reads the history
     return code, ids, history
+
+
+def _print_unprinted(watcher: BatchWatcher, jobs, states: set[str]) -> None:
+    """Lines for jobs that settled without an update reaching the watcher, and for stamps still
+    pending when the wait ended."""
+    for job in jobs:
+        if job.id not in watcher.printed and job.state in states:
+            watcher.printed.add(job.id)
+            full = watcher.history.get_job(job.id)
+            watcher.out.result(job_record(full), job_line(full))
 
 
 def cmd_stamp(args: argparse.Namespace, out: Output) -> int:
@@ -431,9 +439,11 @@ def cmd_resume(args: argparse.Namespace, out: Output) -> int:
     out.end_progress()
     if not ids:
         print("Nothing to resume.", file=sys.stderr)
-    code = worst(job_exit_code(j) for j in history.jobs(ids) if j.state in settle)
+    jobs = history.jobs(ids)
+    _print_unprinted(watcher, jobs, settle | {"pending"})
+    code = worst(job_exit_code(j) for j in jobs if j.state in settle)
     session.shutdown()
-    return code
+    return worst([code, EXIT_SERVICE]) if any(j.state not in settle for j in jobs) else code
 
 
 def cmd_history(args: argparse.Namespace, out: Output) -> int:

@@ -201,6 +201,21 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
+_FLAG_WORDS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def as_flag(value: Any) -> bool | None:
+    """A yes/no flag as services send it: true/false, "true"/"false", 1/0 or "1"/"0" (any case,
+    spaces around); None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        return _FLAG_WORDS.get(value.strip().lower())
+    return None
+
+
 def _as_str(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
@@ -299,7 +314,8 @@ def decode_response(status: int, body: bytes, headers: Mapping[str, str] | None 
         raise error_for_status(status, server_message, retry_after)
     if not isinstance(envelope, dict):
         raise _malformed(status)
-    if isinstance(envelope.get("status"), str) and envelope["status"].strip().lower() == "error":
+    if (isinstance(envelope.get("status"), str) and envelope["status"].strip().lower() == "error"
+            or as_flag(envelope.get("status")) is False):
         code = _as_int(envelope.get("statusCode"))
         if code is not None and 400 <= code < 600:
             raise error_for_status(code, server_message, retry_after)
@@ -406,15 +422,17 @@ def parse_stamp(envelope: dict, requested_hash: str) -> StampResult:
     if isinstance(data, dict) and _looks_like_verification(data) and data.get("service") != "MINIMA_NODE":
         verification = parse_verify_payload(data, requested_hash, message=message, raw=envelope)
         return StampResult(requested_hash, False, verification, request_id, message, envelope)
-    if isinstance(data, dict) and data.get("status") is False and "command" in data:
+    if isinstance(data, dict) and as_flag(data.get("status")) is False and "command" in data:
         # The service says its Minima node command failed: nothing was anchored, so following this
         # stamp would leave it pending for ever.
+        said = _plain_server_text(data.get("error"))
         raise ServiceError(
             "unavailable",
             "The Integritas service could not pass the stamp to the Minima network, so nothing was "
-            "anchored. Try again later.",
+            "anchored" + (f" (the node said: {said.rstrip('.')})" if said else "")
+            + ". Stamp the file again later.",
         )
-    if isinstance(data, dict) or (
+    if isinstance(data, dict) or as_flag(envelope.get("status")) is True or (
             isinstance(envelope.get("status"), str) and envelope["status"].lower() == "success"):
         # A MINIMA_NODE command, or a success whose data we do not recognise: the service took the
         # hash; confirmation comes from check/verify either way.

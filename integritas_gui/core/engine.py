@@ -12,6 +12,7 @@ Quitting (``shutdown``) leaves interrupted jobs in their last committed state, s
 from __future__ import annotations
 
 import dataclasses
+import functools
 import heapq
 import itertools
 import logging
@@ -32,6 +33,10 @@ from integritas_gui.core.receipts import read_receipt, sidecar_path, write_recei
 log = logging.getLogger(__name__)
 
 INSERT_CHUNK = 1000
+
+# A pending stamp the service has found (check) but whose block verify does not list yet.
+AWAITING_BLOCK = "awaiting_block"
+AWAITING_BLOCK_TEXT = "Found, waiting for the block details. The app asks again shortly."
 
 
 @dataclass(frozen=True)
@@ -68,13 +73,14 @@ class JobUpdate:
     block_number: int | None = None
     block_date: str | None = None
     note: str | None = None  # e.g. "still pending after 5 minutes"
+    error_kind: str | None = None  # with state "pending": AWAITING_BLOCK once the service found it
 
     @classmethod
     def of(cls, job: Job, **override: Any) -> "JobUpdate":
         values = dict(
             job_id=job.id, kind=job.kind, path=job.path, state=job.state, sha3_256=job.sha3_256,
             outcome=job.outcome, error=job.error, block_number=job.block_number,
-            block_date=job.block_date, bytes_total=job.size or 0,
+            block_date=job.block_date, error_kind=job.error_kind, bytes_total=job.size or 0,
             bytes_done=(job.size or 0) if job.sha3_256 else 0,
         )
         values.update(override)
@@ -105,8 +111,19 @@ class _Active:
     kind: str
     path: str | None
     cancel: _CancelFlag = field(default_factory=_CancelFlag)
-    polls: int = 0
-    first_poll_at: float | None = None
+    polls: int = 0  # verify answers without a block so far (the backoff of a found stamp)
+
+
+@dataclass
+class _Follow:
+    """The pending stamps of one batch, followed together. A round checks only the newest stamp
+    that could be in a block by now; once the service finds it, verify is asked once for each stamp
+    sent up to then, for its block. One check per round, never one per stamp."""
+
+    waiting: dict[int, float] = field(default_factory=dict)  # job id -> when it was sent (monotonic)
+    misses: int = 0  # rounds in a row whose newest stamp was not found yet
+    due: bool = False  # a round is scheduled
+    trouble: str | None = None  # the error last shown on its stamps (a refused key, ...)
 
 
 def changed_ranges(segment_size: int, then_size: int, then_segments: Sequence[str],
@@ -189,6 +206,7 @@ class Engine:
         self.segment_size = segment_size
         self._subscribers: list[Callable[[JobUpdate], None]] = []
         self._active: dict[int, _Active] = {}
+        self._follows: dict[int, _Follow] = {}  # batch id (-job id without one) -> its pending stamps
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._busy = 0  # queued or running pool tasks
@@ -387,7 +405,11 @@ class Engine:
             self._submit(job.id)
         elif job.state == "pending":
             self._emit(JobUpdate.of(job))
-            self._schedule(job.id, "poll", self._first_poll_delay(job))
+            if job.error_kind == AWAITING_BLOCK:  # found before: only its block is missing
+                self._schedule(job.id, "poll", self._first_poll_delay(job))
+            else:
+                waited = self._seconds_since(job.submitted_at) or 0.0
+                self._follow(job, time.monotonic() - max(0.0, waited))
         else:
             self._settle(job.id)
 
@@ -662,26 +684,34 @@ class Engine:
         response = {"message": result.message, "request_id": result.request_id,
                     "newly_anchored": result.newly_anchored}
         if result.newly_anchored:
-            self._commit(job.id, known=job, state="pending", submitted_at=utc_now(), response=response,
-                         error=None, error_kind=None)
-            self._schedule(job.id, "poll", self.confirm.first_delay)
+            job = self._commit(job.id, known=job, state="pending", submitted_at=utc_now(),
+                               response=response, error=None, error_kind=None)
+            self._follow(job)
             return
         # Already on chain: the service answered with what it knows.
         records = result.verification.records if result.verification else ()
-        self.history.add_records(job.id, records)
-        self._confirm(job, records, response={**response, "already_on_chain": True},
-                      submitted_at=utc_now())
+        response["already_on_chain"] = True
+        if self._confirm(job, records, response=response, submitted_at=utc_now()):
+            return
+        job = self._commit(job.id, known=job, state="pending", submitted_at=utc_now(), response=response,
+                           error=AWAITING_BLOCK_TEXT, error_kind=AWAITING_BLOCK)
+        self._schedule(job.id, "poll", self.confirm.interval)
 
-    def _confirm(self, job: Job, records: Sequence[Any], **changes: Any) -> None:
-        newest = max(records, key=lambda r: r.block_number or 0, default=None)
+    def _confirm(self, job: Job, records: Sequence[Any], **changes: Any) -> bool:
+        """Confirm a stamp whose records name its block; False (nothing done) when none does."""
+        newest = max((r for r in records if r.block_number is not None), key=lambda r: r.block_number,
+                     default=None)
+        if newest is None:
+            return False
+        self.history.add_records(job.id, records)
         self._settle(job.id)
         job = self._commit(
             job.id, known=job, state="confirmed", outcome="confirmed", confirmed_at=utc_now(), error=None,
-            error_kind=None, block_number=getattr(newest, "block_number", None),
-            block_date=getattr(newest, "block_date", None), **changes,
+            error_kind=None, block_number=newest.block_number, block_date=newest.block_date, **changes,
         )
         if self.write_sidecar_receipts and job.path:
             self._write_sidecar(job)
+        return True
 
     def _write_sidecar(self, job: Job) -> None:
         try:
@@ -740,7 +770,131 @@ class Engine:
         return {"report_path": str(saved)}
 
     # ---- step 3: follow until confirmed --------------------------------------------------------
-    def _poll_step(self, job_id: int) -> None:
+    def _follow(self, job: Job, sent: float | None = None, delay: float | None = None) -> None:
+        """Add a pending stamp (sent at monotonic time ``sent``, default now) to its batch's
+        follow-up; a round is planned if none is: ``delay`` from now, by default once the first
+        stamp could be in a block."""
+        key = job.batch_id if job.batch_id is not None else -job.id
+        sent = time.monotonic() if sent is None else sent
+        with self._lock:
+            group = self._follows.setdefault(key, _Follow())
+            group.waiting[job.id] = sent
+        if delay is None:
+            delay = sent + self.confirm.first_delay - time.monotonic()
+        self._plan_round(key, delay)
+
+    def _plan_round(self, key: int, delay: float | None = None, *, ending: bool = False) -> None:
+        """Schedule the next round unless one is due (``ending``: the round that calls this is done)."""
+        with self._lock:
+            group = self._follows.get(key)
+            if group is None:
+                return
+            if ending:
+                group.due = False
+            if group.due:
+                return
+            if not group.waiting:  # stamps still asked for their block come back through _follow
+                del self._follows[key]
+                return
+            group.due = True
+            if delay is None:
+                delay = self._backoff(group.misses)
+        self._schedule(key, "follow", max(0.0, delay))
+
+    def _backoff(self, tries: int) -> float:
+        """The wait before asking again after ``tries`` answers in a row that did not settle it."""
+        return min(self.confirm.max_interval, self.confirm.interval * self.confirm.backoff ** tries)
+
+    def _follow_step(self, key: int) -> None:
+        try:
+            self._follow_round(key)
+        except Exception:  # a store or programming error: keep following, try the round later
+            log.exception("A confirmation round failed")
+            self._plan_round(key, self.confirm.max_interval, ending=True)
+
+    def _follow_round(self, key: int) -> None:
+        from integritas_gui.core.client import ServiceError
+
+        now = time.monotonic()
+        with self._lock:
+            group = self._follows.get(key)
+            if group is None:
+                return
+            for job_id in [j for j in group.waiting if self._cancelled(j)]:
+                del group.waiting[job_id]
+            ripe = [(sent, job_id) for job_id, sent in group.waiting.items()
+                    if now - sent >= self.confirm.first_delay]
+            oldest = min(group.waiting.values(), default=now)
+        if not ripe:
+            self._plan_round(key, oldest + self.confirm.first_delay - now, ending=True)
+            return
+        probe_sent, probe = max(ripe)
+        job = self.history.get_job(probe, with_records=False)
+        if job is None or job.state != "pending":  # removed or settled meanwhile
+            with self._lock:
+                group.waiting.pop(probe, None)
+            self._plan_round(key, 0.0, ending=True)
+            return
+        try:
+            found = self.client.check(job.sha3_256).status == "found"
+        except ServiceError as exc:
+            self._follow_trouble(key, group, exc)
+            return
+        with self._lock:
+            group.trouble = None
+            if not found:
+                group.misses += 1
+                late = [job_id for job_id, sent in group.waiting.items()
+                        if now - sent > self.confirm.pending_after]
+            else:
+                group.misses = 0
+                late = []
+                sent_by_then = {job_id: sent for job_id, sent in group.waiting.items()
+                                if (sent, job_id) <= (probe_sent, probe)}
+                for job_id in sent_by_then:
+                    del group.waiting[job_id]
+        if found:
+            for job_id, sent in sent_by_then.items():
+                self._run(self._net_pool, job_id,
+                          functools.partial(self._block_step, found=job_id == probe, sent=sent))
+        elif late:
+            self._note_late(late)
+        self._plan_round(key, ending=True)
+
+    def _follow_trouble(self, key: int, group: _Follow, exc: Any) -> None:
+        """A round's check failed: rate limits are waited out, a refused key or plan is shown on the
+        batch's stamps (they stay pending: they were sent), anything else is tried again later."""
+        if exc.kind in ("auth", "plan_limit", "bad_request"):
+            with self._lock:
+                shown, group.trouble = group.trouble, exc.message
+                ids = list(group.waiting)
+            if shown != exc.message:
+                for job_id in ids:
+                    self._commit(job_id, state="pending", error=exc.message, error_kind=exc.kind)
+            self._plan_round(key, self.confirm.max_interval, ending=True)
+        elif exc.kind == "rate_limited" and exc.retry_after:
+            self._plan_round(key, exc.retry_after, ending=True)
+        else:
+            with self._lock:
+                group.misses += 1
+            self._plan_round(key, ending=True)
+
+    def _note_late(self, job_ids: Sequence[int]) -> None:
+        for job in self.history.jobs(job_ids):
+            if job.state == "pending":
+                self._note_if_late(job)
+
+    def _note_if_late(self, job: Job) -> None:
+        waited = self._seconds_since(job.submitted_at)
+        if waited is not None and waited > self.confirm.pending_after:
+            self._emit(JobUpdate.of(job, note=f"Still pending after {waited / 60:.0f} min; "
+                                              "Minima usually confirms within 3 min. Still following."))
+
+    def _block_step(self, job_id: int, *, found: bool, sent: float | None = None) -> None:
+        """Ask verify for the block of a stamp. ``found``: the service found this very hash; the stamp
+        then stays pending ("found, waiting for the block details") and verify is asked again with
+        backoff until a block is listed. Otherwise (it was sent before a hash the service found) a
+        stamp without a block goes back to its batch's follow-up."""
         from integritas_gui.core.client import ServiceError
 
         if self._stop_if_cancelled(job_id):
@@ -750,32 +904,32 @@ class Engine:
             active = self._active.get(job_id)
             if active is None:
                 return
-            active.polls += 1
-            if active.first_poll_at is None:
-                active.first_poll_at = time.monotonic()
+        retry_after = None
         try:
-            found = self.client.check(job.sha3_256)
-            if found.status == "found":
-                result = self.client.verify(job.sha3_256)
-                self.history.add_records(job_id, result.records)
-                self._confirm(job, result.records)
-                return
+            result = self.client.verify(job.sha3_256)
         except ServiceError as exc:
             if exc.kind in ("auth", "plan_limit", "bad_request"):
-                # The stamp was sent; keep it pending and say why it cannot be followed now.
-                self._commit(job_id, state="pending", error=exc.message, error_kind=exc.kind)
-                self._schedule(job_id, "poll", self.confirm.max_interval)
+                job = self._commit(job_id, known=job, state="pending", error=exc.message,
+                                   error_kind=exc.kind)
+            elif exc.kind == "rate_limited":
+                retry_after = exc.retry_after
+        else:
+            if self._confirm(job, result.records):
                 return
-            if exc.kind == "rate_limited" and exc.retry_after:
-                self._schedule(job_id, "poll", exc.retry_after)
-                return
-        delay = min(self.confirm.max_interval,
-                    self.confirm.interval * self.confirm.backoff ** max(0, active.polls - 1))
-        waited = self._seconds_since(job.submitted_at)
-        if waited is not None and waited > self.confirm.pending_after:
-            self._emit(JobUpdate.of(job, note=f"Still pending after {waited / 60:.0f} min; "
-                                              "Minima usually confirms within 3 min. Still following."))
-        self._schedule(job_id, "poll", delay)
+            if found and job.error_kind != AWAITING_BLOCK:
+                job = self._commit(job_id, known=job, state="pending", error=AWAITING_BLOCK_TEXT,
+                                   error_kind=AWAITING_BLOCK)
+        if not found and job.error_kind != AWAITING_BLOCK:
+            self._follow(job, sent, retry_after or self.confirm.interval)
+            return
+        with self._lock:
+            active.polls += 1
+        self._note_if_late(job)
+        self._schedule(job_id, "poll", retry_after or self._backoff(active.polls - 1))
+
+    def _poll_step(self, job_id: int) -> None:
+        """The follow-up of a stamp the service found: verify again for its block."""
+        self._block_step(job_id, found=True)
 
     @staticmethod
     def _seconds_since(stamp: str | None) -> float | None:
@@ -786,6 +940,8 @@ class Engine:
 
     # ---- the scheduler thread ------------------------------------------------------------------
     def _schedule(self, job_id: int, action: str, delay: float) -> None:
+        """Run ``action`` after ``delay`` s: "submit" or "poll" a job, or "follow" (a round of the
+        follow-up keyed ``job_id``, see _follow)."""
         if action == "submit":  # a send deferred by a rate limit is still work: wait_idle waits for it
             with self._lock:
                 self._busy += 1
@@ -794,7 +950,7 @@ class Engine:
             self._timer_wake.notify()
 
     def _run_timer(self) -> None:
-        steps = {"poll": self._poll_step, "submit": self._submit_step}
+        steps = {"poll": self._poll_step, "submit": self._submit_step, "follow": self._follow_step}
         while not self._stopping.is_set():
             with self._timer_wake:
                 if not self._timed:

@@ -154,7 +154,8 @@ class HistoryModel(QAbstractTableModel):
                     "full match", "partial match", "no match", "found", "not found", "unknown"):
                 return job.outcome  # imported entries say where they came from
             return status_text(job.kind, job.state, outcome=job.outcome, error=job.error,
-                               block_number=job.block_number, block_date=job.block_date)
+                               block_number=job.block_number, block_date=job.block_date,
+                               error_kind=job.error_kind)
         if column == "block":
             return f"{job.block_number:,}" if job.block_number is not None else ""
         if column == "size":

@@ -73,7 +73,7 @@ def progress_pixmap(percent: int, size: QSize, palette: QPalette, ratio: float) 
 class QueueRow:
     __slots__ = (
         "job_id", "kind", "path", "name", "state", "bytes_done", "bytes_total", "sha3_256",
-        "outcome", "error", "block_number", "block_date", "pending_since", "contribution",
+        "outcome", "error", "error_kind", "block_number", "block_date", "pending_since", "contribution",
         "in_batch", "shown",
     )
 
@@ -88,6 +88,7 @@ class QueueRow:
         self.sha3_256: str | None = None
         self.outcome: str | None = None
         self.error: str | None = None
+        self.error_kind: str | None = None
         self.block_number: int | None = None
         self.block_date: str | None = None
         self.pending_since: float | None = None
@@ -104,13 +105,13 @@ class QueueRow:
             if update.state == "pending":
                 self.pending_since = time.monotonic()
             if update.state != "failed":
-                self.error = None
+                self.error = self.error_kind = None
         self.state = update.state
         if update.bytes_total:
             self.bytes_total = update.bytes_total
         if update.bytes_done or update.state in ("queued", "hashing"):
             self.bytes_done = update.bytes_done
-        for field in ("sha3_256", "outcome", "error", "block_number", "block_date"):
+        for field in ("sha3_256", "outcome", "error", "error_kind", "block_number", "block_date"):
             value = getattr(update, field, None)
             if value is not None:
                 setattr(self, field, value)
@@ -143,7 +144,7 @@ class QueueRow:
         return st.status_text(
             self.kind, self.state, bytes_done=self.bytes_done, bytes_total=self.bytes_total,
             outcome=self.outcome, error=self.error, block_number=self.block_number,
-            block_date=self.block_date, pending_seconds=pending_for,
+            block_date=self.block_date, pending_seconds=pending_for, error_kind=self.error_kind,
         )
 
 

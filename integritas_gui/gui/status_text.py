@@ -90,6 +90,7 @@ def status_text(
     block_number: int | None = None,
     block_date: str | None = None,
     pending_seconds: float | None = None,
+    error_kind: str | None = None,
 ) -> str:
     if state == "queued":
         return tr("Waiting")
@@ -105,6 +106,11 @@ def status_text(
             "check": tr("Checking\u2026"),
         }.get(kind, tr("Sending\u2026"))
     if state == "pending":
+        if error_kind == "awaiting_block":  # the service has the hash; its block is not listed yet
+            if pending_seconds is None:
+                return tr("Found, waiting for the block details")
+            return tr("Found, waiting for the block details \u00b7 {elapsed}").format(
+                elapsed=human_duration(pending_seconds))
         if pending_seconds is None:
             return tr("Pending on chain")
         return tr("Pending on chain \u00b7 {elapsed}").format(elapsed=human_duration(pending_seconds))

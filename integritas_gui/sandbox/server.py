@@ -5,8 +5,9 @@ It is NOT a blockchain: stamps go into a SQLite ledger with simulated Minima blo
 Fault injection (tests): a request header ``x-sandbox-fault: NAME[:ARG][; times=N][; token=T]``.
   NAME: 503-html, 502, 429[:SECONDS|date], slow[:SECONDS], truncated-json, reset, empty-200,
   html-200, error-200 (HTTP 200 carrying a ``status: "error"`` envelope), status:CODE (an error
-  envelope with that HTTP status, e.g. status:403), node-failed (a success envelope whose Minima
-  node command reports ``"status": false``).
+  envelope with that HTTP status, e.g. status:403), node-failed[:JSON] (a success envelope whose
+  Minima node command reports ``"status": false``, or the JSON value given, e.g. ``node-failed:"false"``
+  or ``node-failed:0``, as services that send flags as text or numbers do).
   times=N: only the first N requests carrying this exact header value fail, later ones pass (so a
   client's retry of the same request succeeds); without it every such request fails.
   token=T: any text, to keep counters of different tests apart on a shared server.
@@ -23,7 +24,10 @@ reports a partial match over several byte ranges), ``extra-fields`` (unknown fie
 ``unexpected-text`` (a check answer and a verify result outside the documented words),
 ``no-report-link`` (a verify that asked for a report answers without ``data.file``; the report is
 still made and counted), ``v1-report-link`` (the link as v1 spelled it: ``file.download_url``),
-``naive-dates`` (block dates without a zone, ``2026-01-21 09:55:48``, which are UTC).
+``naive-dates`` (block dates without a zone, ``2026-01-21 09:55:48``, which are UTC),
+``no-record[:N]`` (check finds an anchored hash but verify, and a stamp's "already anchored" answer,
+list no record yet and say no match, as while the service's index lags the chain; with N only the
+first N verify answers of each hash).
 
 Browsers: every answer carries ``Access-Control-Allow-Origin: *`` and a CORS preflight (``OPTIONS``)
 is answered, so a web page (such as the docs' API demo) can call the sandbox.
@@ -77,7 +81,7 @@ CORS_HEADERS = {
 FAULTS = ("503-html", "502", "429", "slow", "truncated-json", "reset", "empty-200", "html-200",
           "error-200", "status", "node-failed")
 SHAPES = ("partial-match", "extra-fields", "minimal", "0x-hashes", "unexpected-text", "no-report-link",
-          "v1-report-link", "naive-dates")
+          "v1-report-link", "naive-dates", "no-record")
 RANDOM_FAULTS = ("503-html", "502", "429", "reset")  # the retryable ones that leave state unchanged
 DEFAULT_SLOW_SECONDS = 150.0  # past the client's read timeouts (30 s, verify 120 s)
 MAX_BODY = 1024 * 1024
@@ -365,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
         if status < 400 and shapes:
-            data = _reshape(data, shapes, path)
+            data = _reshape(data, sandbox._lagging(shapes, path, digest), path)
         self._envelope(status, message, data, request_id, headers, shapes=shapes)
 
     def _inject(self, fault: _FaultSpec, request_id: str) -> None:
@@ -387,7 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif name == "node-failed":
             command = {"service": "MINIMA_NODE", "command": "send",
                        "params": {"amount": "1e-22", "address": MINIMA_SEND_ADDRESS, "state": {}},
-                       "status": False, "error": "Insufficient funds"}
+                       "status": json.loads(fault.arg) if fault.arg else False,
+                       "error": "Insufficient funds"}
             self._envelope(200, "Minima node command failed", command, request_id)
         elif name == "status":
             code = int(fault.arg or 500)
@@ -426,7 +431,8 @@ def _parse_shapes(header: str | None) -> tuple[str, ...]:
     if not header:
         return ()
     names = tuple(part.strip().lower() for part in header.split(",") if part.strip())
-    unknown = [name for name in names if name not in SHAPES]
+    unknown = [name for name in names if name.partition(":")[0] not in SHAPES
+               or ":" in name and not (name.startswith("no-record:") and name[10:].isdigit())]
     if unknown:
         raise ValueError(f"unknown sandbox shape {unknown[0]!r}; known: {', '.join(SHAPES)}")
     return names
@@ -477,6 +483,8 @@ def _reshape(data, shapes: tuple[str, ...], path: str):
         params = data.get("params")
         if isinstance(params, dict) and isinstance(params.get("state"), dict):
             params["state"]["99"] = prefixed(params["state"]["99"])
+    if "no-record" in shapes and is_verification:
+        inner.update(result="no match", uniqueHashes=0, blockchainData=[], fileSegments=[])
     if "extra-fields" in shapes:
         data.update(_EXTRA)
         if is_verification:
@@ -550,6 +558,7 @@ class SandboxServer:
              "faults_injected", "rate_limited", "auth_failures", "quota_refused"), 0)
         self._fault_counts: dict[str, int] = {}
         self._request_log: collections.deque = collections.deque(maxlen=REQUEST_LOG_SIZE)
+        self._lag_counts: dict[tuple[str, str], int] = {}  # (no-record shape, hash) -> answers so far
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -663,6 +672,21 @@ class SandboxServer:
         """The latest POSTs, oldest first: ``{"path", "request_id", "report"}`` each."""
         with self._lock:
             return list(self._request_log)
+
+    def _lagging(self, shapes: tuple[str, ...], path: str, digest: str) -> tuple[str, ...]:
+        """The shapes with ``no-record:N`` as plain ``no-record`` while this hash has had fewer than
+        N such verify answers, and left out after that."""
+        due = []
+        for shape in shapes:
+            name, _, count = shape.partition(":")
+            if name == "no-record" and count and path == VERIFY_PATH:
+                with self._lock:
+                    used = self._lag_counts.get((shape, digest), 0)
+                    if used >= int(count):
+                        continue
+                    self._lag_counts[(shape, digest)] = used + 1
+            due.append(name if name == "no-record" else shape)
+        return tuple(due)
 
     def stats(self) -> dict:
         counts = self.ledger.counts()

@@ -1,0 +1,110 @@
+"""core.engine's follow-up of pending stamps against the real sandbox over loopback: the stamps of
+one batch are followed together (one check per round), also after a restart and when one is
+cancelled; a stamp is confirmed only with its block."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from integritas_gui.core.engine import AWAITING_BLOCK, ConfirmPolicy, Engine
+from integritas_gui.core.history import History
+from tests.sandbox_fixture import fast_client, running_sandbox
+from tests.sandbox_fixture import sandbox_stats as stats
+
+BLOCK = 0.5
+POLICY = ConfirmPolicy.for_block_time(BLOCK)
+NEVER = ConfirmPolicy(first_delay=600, interval=600)  # an engine that never gets to follow
+
+
+@pytest.fixture
+def history(data_dir):
+    store = History(data_dir / "history.sqlite3")
+    yield store
+    store.close()
+
+
+def files(folder, count):
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for n in range(count):
+        path = folder / f"f{n:02d}.txt"
+        path.write_bytes(f"file {n}\n".encode() * (n + 3))
+        made.append(path)
+    return made
+
+
+def test_a_restarted_engine_follows_a_pending_batch_with_one_check_per_round(history, tmp_path):
+    with running_sandbox(block_time=BLOCK) as server:
+        client = fast_client(server.base_url)
+        first = Engine(history, client, confirm=NEVER)
+        ids = first.add_files("stamp", files(tmp_path / "batch", 25))
+        assert first.wait_idle(30, include_pending=False)
+        first.shutdown()
+        assert {history.get_job(i).state for i in ids} == {"pending"}
+        assert stats(server)["checks"] == 0
+        time.sleep(POLICY.first_delay + BLOCK)  # the app was closed a while: all of them are in a block
+
+        second = Engine(history, client, confirm=POLICY)
+        try:
+            assert sorted(second.resume_unfinished()) == sorted(ids)
+            assert second.wait_idle(30)
+        finally:
+            second.shutdown()
+            client.close()
+        jobs = history.jobs(ids)
+        assert all(j.state == "confirmed" and j.block_number for j in jobs)
+        counters = stats(server)
+        assert (counters["submissions"], counters["verifications"]) == (25, 25)
+        assert counters["checks"] == 1  # the newest stamp was found: the whole batch is in a block
+
+
+def test_a_cancelled_stamp_leaves_the_rest_of_its_batch_followed(history, tmp_path):
+    with running_sandbox(block_time=BLOCK) as server:
+        client = fast_client(server.base_url)
+        engine = Engine(history, client, confirm=POLICY)
+        try:
+            ids = engine.add_files("stamp", files(tmp_path / "batch", 6))
+            assert engine.wait_idle(30, include_pending=False)
+            newest = max(ids, key=lambda i: history.get_job(i).submitted_at)
+            engine.cancel(newest)  # the stamp a round would have checked
+            assert engine.wait_idle(30)
+        finally:
+            engine.shutdown()
+            client.close()
+        assert history.get_job(newest).state == "cancelled"
+        assert all(history.get_job(i).state == "confirmed" for i in ids if i != newest)
+        assert stats(server)["verifications"] == 5
+
+
+def test_already_on_chain_without_a_record_stays_pending_until_its_block_is_listed(history, tmp_path):
+    with running_sandbox(block_time=0.2) as server:
+        plain = fast_client(server.base_url)
+        lagging = fast_client(server.base_url, extra_headers={"x-sandbox-shape": "no-record:2"})
+        path = files(tmp_path / "one", 1)[0]
+        engine = Engine(history, plain, confirm=ConfirmPolicy.for_block_time(0.2))
+        try:
+            [first] = engine.add_files("stamp", [path])
+            assert engine.wait_idle(30)
+        finally:
+            engine.shutdown()
+            plain.close()
+        engine = Engine(history, lagging, confirm=ConfirmPolicy.for_block_time(0.2))
+        updates = []
+        engine.subscribe(updates.append)
+        try:
+            [again] = engine.add_files("stamp", [path], restamp=True)  # "already anchored", no record
+            deadline = time.monotonic() + 10
+            while not any(u.error_kind == AWAITING_BLOCK for u in updates) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert engine.wait_idle(30)
+        finally:
+            engine.shutdown()
+            lagging.close()
+        assert again != first
+        awaiting = [u for u in updates if u.job_id == again and u.error_kind == AWAITING_BLOCK]
+        assert awaiting and all(u.state == "pending" and u.block_number is None for u in awaiting)
+        job = history.get_job(again)
+        assert job.state == "confirmed" and job.block_number and job.error is None
+        assert job.response["already_on_chain"] is True
