@@ -323,10 +323,10 @@ class BatchWatcher:
 
 
 def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool = True,
-               report: bool = False) -> tuple[int, list[int], Any]:
+               report: bool = False, client: Any = None) -> tuple[int, list[int], Any]:
     from integritas_gui.core.engine import Engine
 
-    client = _client(args)
+    client = client or _client(args)
     history, dirs = _history(args)
     settle = {"done", "failed", "cancelled", "confirmed"} | ({"pending"} if not wait else set())
     watcher = BatchWatcher(history, out, settle)
@@ -370,18 +370,30 @@ def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool =
 
 
 def cmd_stamp(args: argparse.Namespace, out: Output) -> int:
+    if args.node:
+        from integritas_gui.cli_node import run_stamp
+
+        return run_stamp(args, out)
     return _run_batch(args, out, "stamp", wait=args.wait)[0]
 
 
 def cmd_check(args: argparse.Namespace, out: Output) -> int:
     if not args.paths and not args.hash:
         raise CliError("Give files to check, or --hash HEX.", EXIT_BAD_INPUT)
+    if args.node:
+        from integritas_gui.cli_node import run_verify
+
+        return run_verify(args, out, "check")
     return _run_batch(args, out, "check")[0]
 
 
 def cmd_verify(args: argparse.Namespace, out: Output) -> int:
     if not args.paths and not args.hash:
         raise CliError("Give files to verify, or --hash HEX.", EXIT_BAD_INPUT)
+    if args.node:
+        from integritas_gui.cli_node import run_verify
+
+        return run_verify(args, out, "verify")
     code, ids, history = _run_batch(args, out, "verify", report=bool(args.report))
     if args.report:
         target = Path(args.report)
@@ -471,6 +483,12 @@ def cmd_receipt(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def cmd_node(args: argparse.Namespace, out: Output) -> int:
+    from integritas_gui.cli_node import run_status
+
+    return run_status(args, out)
+
+
 # ---- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -500,11 +518,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="follow each stamp until it is confirmed")
     p.add_argument("--again", action="store_true", help="stamp files this history already stamped")
     p.add_argument("--timeout", type=float, default=None, help="stop waiting after SECONDS")
+    _node_options(p)
+    p.add_argument("--confirmations", type=int, default=None,
+                   help="with --node: blocks deep a stamp must be (default: settings, 3)")
     p.set_defaults(func=cmd_stamp)
 
     p = sub.add_parser("check", parents=[common], help="is a file's hash on chain?")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--hash", help="check this SHA3-256 hash instead of a file")
+    _node_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("verify", parents=[common], help="verify files against the chain")
@@ -513,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="OUT.pdf", help="ask for the service's PDF report and save it here")
     p.add_argument("--send-file-details", action="store_true",
                    help="send the file name and size with the verification (printed in the report)")
+    _node_options(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("resume", parents=[common], help="continue what an interrupted run left")
@@ -532,7 +555,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", nargs="?", const="", metavar="RECEIPT",
                    help="verify PATH against a receipt (default: the one next to it)")
     p.set_defaults(func=cmd_receipt)
+
+    p = sub.add_parser("node", parents=[common], help="your own Minima node: can the app reach it?")
+    p.add_argument("action", choices=["status"])
+    p.add_argument("--node", default="http://127.0.0.1:9005", metavar="URL",
+                   help="the node's RPC address (default http://127.0.0.1:9005)")
+    p.set_defaults(func=cmd_node)
     return parser
+
+
+def _node_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--node", metavar="URL", help="use your own Minima node's RPC (e.g. http://127.0.0.1:9005; "
+                   "password: INTEGRITAS_NODE_PASSWORD or the keyring), no API key needed")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,10 @@ class Settings:
     first_run_done: bool = False
     # Queue behaviour for files dropped on the window: "stamp", "verify" or "check".
     drop_action: str = "stamp"
+    # The user's own Minima node (its RPC password is in the keyring: NodePasswordStore).
+    node_url: str = "http://127.0.0.1:9005"
+    node_confirmations: int = 3
+    stamp_with: str = "service"  # "service" or "node"
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
