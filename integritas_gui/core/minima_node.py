@@ -254,7 +254,8 @@ class MinimaNode:
             envelope = answer.json()
         except ValueError:
             envelope = None
-        if not isinstance(envelope, dict) or "status" not in envelope:
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("status"), bool) \
+                or "command" not in envelope:
             raise NodeError("not_minima", f"{self.url} answered (HTTP {answer.status_code}), but not as a "
                             "Minima node's RPC: check the address and port (RPC is on 9005 unless -rpc "
                             "moved it; it must be turned on with -rpcenable).")
