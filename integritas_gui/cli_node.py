@@ -185,8 +185,7 @@ def run_stamp(args: argparse.Namespace, out: Output) -> int:
         count = sum(1 for item in expand_paths(args.paths) if not item.error)
         if count > 1:
             ready = submitter.prepare(count, progress=lambda line: print(line, file=sys.stderr))
-            if not out.as_json:
-                print(f"Your node has {ready} coin(s) ready: up to {ready} stamp(s) per block.", file=sys.stderr)
+            print(f"Your node has {ready} coin(s) ready: up to {ready} stamp(s) per block.", file=sys.stderr)
     except NodeError as exc:
         raise CliError(exc.message, EXIT_SERVICE) from None
     except ServiceError as exc:

@@ -1,0 +1,164 @@
+"""`integritas stamp/verify/check --node` against the simulated node and the real sandbox."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from integritas_gui.core.engine import ConfirmPolicy, Engine
+from integritas_gui.core.history import History
+from integritas_gui.core.minima_node import MinimaNode
+from integritas_gui.core.node_stamp import NodeStampClient
+from tests.node.conftest import wait_blocks
+from tests.sandbox_fixture import fast_client
+
+
+def make_files(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        path = folder / f"doc {index}.txt"
+        path.write_bytes(f"document {index}\n".encode() * 20000)
+        paths.append(path)
+    return paths
+
+
+def by_level(line: dict) -> dict:
+    return {level["name"]: level for level in line["levels"]}
+
+
+def test_stamp_through_the_node_then_verify_on_it(run_cli, sim_node, tmp_path, data_dir):
+    files = make_files(tmp_path / "docs", 3)
+    code, lines, err = run_cli("stamp", "--node", sim_node.url, "--wait", *map(str, files))
+    assert code == 0, err
+    assert [line["state"] for line in lines] == ["confirmed"] * 3
+    assert sim_node.sends >= 3  # and one split of the coins for the batch
+    assert "coin(s) ready" in err
+    history = History(data_dir / "history.sqlite3")
+    job = history.get_job(next(line["id"] for line in lines if line["path"] == str(files[0])))
+    [record] = job.records
+    assert record.block_number == job.block_number and record.txpow_id and record.transaction_id
+    assert job.base_url == sim_node.url
+    code, lines, err = run_cli("verify", "--node", sim_node.url, *map(str, files))
+    assert code == 0, err
+    levels = by_level(lines[0])
+    assert levels["local"]["status"] == "pass"
+    assert levels["node"]["status"] == "pass" and levels["node"]["details"]["confirmations"] >= 3
+    assert levels["node"]["details"]["block"] == record.block_number
+    assert levels["service"]["status"] == "not_checked"
+    assert all(level["proves"] for level in levels.values())
+
+
+def test_verify_on_the_node_a_file_stamped_through_the_service_with_no_history_or_key(
+        run_cli, sim_node, sandbox, tmp_path, data_dir, monkeypatch):
+    [file] = make_files(tmp_path, 1)
+    from integritas_gui.core.hashing import hash_file
+
+    client = fast_client(sandbox.base_url, sandbox.api_key)
+    client.stamp(hash_file(file).sha3_256)
+    client.close()
+    wait_blocks(sandbox.ledger, 2)
+    elsewhere = tmp_path / "another computer"
+    elsewhere.mkdir()
+    monkeypatch.setenv("INTEGRITAS_DATA_DIR", str(elsewhere))
+    code, lines, err = run_cli("verify", "--node", sim_node.url, str(file))
+    assert code == 0, err
+    levels = by_level(lines[0])
+    assert levels["local"]["status"] == "not_checked"
+    assert levels["node"]["status"] == "pass"
+    assert levels["node"]["details"]["block"] == sandbox.ledger.confirmed(lines[0]["sha3_256"])[0].block_number
+    code, lines, _ = run_cli("check", "--node", sim_node.url, str(file))
+    assert code == 0 and lines[0]["outcome"] == "confirmed on your node"
+
+
+def test_a_file_changed_after_stamping_fails_on_the_node_with_the_changed_bytes_shown_locally(
+        run_cli, sim_node, tmp_path):
+    [file] = make_files(tmp_path, 1)
+    assert run_cli("stamp", "--node", sim_node.url, "--wait", str(file))[0] == 0
+    with open(file, "r+b") as handle:
+        handle.seek(70_000)
+        handle.write(b"CHANGED")
+    code, lines, _ = run_cli("verify", "--node", sim_node.url, str(file))
+    assert code == 1
+    levels = by_level(lines[0])
+    assert levels["node"]["status"] == "fail" and lines[0]["outcome"] == "not on your node's chain"
+    assert levels["local"]["status"] == "fail"
+    assert levels["local"]["details"]["changed"] == [[65536, 65536]]
+
+
+def test_a_hash_never_stamped_is_not_on_the_node(run_cli, sim_node):
+    code, lines, _ = run_cli("check", "--node", sim_node.url, "--hash", "00" * 31 + "ff")
+    assert code == 1 and lines[0]["outcome"] == "not on your node's chain"
+
+
+@pytest.mark.parametrize("case", ["not_running", "wrong_password", "not_minima", "locked", "no_coins", "behind"])
+def test_every_node_error_is_one_plain_line_and_exit_3(case, run_cli, make_node, sandbox, tmp_path, monkeypatch):
+    [file] = make_files(tmp_path, 1)
+    command = "verify"
+    if case == "not_running":
+        url = make_node().url
+        make_node  # the port of a stopped node
+        from tests.node.test_node_client import free_port
+
+        url = f"http://127.0.0.1:{free_port()}"
+    elif case == "wrong_password":
+        url = make_node(rpc_password="right").url
+        monkeypatch.setenv("INTEGRITAS_NODE_PASSWORD", "wrong")
+    elif case == "not_minima":
+        url = sandbox.base_url.rsplit("/", 1)[0]
+    elif case == "locked":
+        url, command = make_node(wallet_password="pw").url, "stamp"
+    elif case == "no_coins":
+        url, command = make_node(coins=0).url, "stamp"
+    else:
+        url, command = make_node(lag_blocks=int(900 / sandbox.ledger.block_time)).url, "stamp"
+    code, lines, err = run_cli(command, "--node", url, str(file))
+    if command == "stamp" and lines:  # the job failed: its one plain line is in the result
+        assert lines[0]["state"] == "failed" and "\n" not in lines[0]["error"]
+        message = lines[0]["error"]
+    else:
+        assert lines == []
+        [message] = [line for line in err.splitlines() if line.startswith("integritas:")]
+    assert code == 3, (code, err, lines)
+    expected = {"not_running": "Nothing answers", "wrong_password": "401", "not_minima": "not as a Minima",
+                "locked": "locked", "no_coins": "no spendable", "behind": "behind"}[case]
+    assert expected in message
+    assert "wrong" not in err.replace("wrong_password", "")
+
+
+def test_a_send_interrupted_before_its_answer_was_recorded_is_not_sent_again(sim_node, tmp_path, data_dir):
+    """Crash between the node's answer and the commit of "pending": resume finds the stamp by
+    address and state and follows it; the node sends nothing twice."""
+    [file] = make_files(tmp_path, 1)
+    history = History(data_dir / "history.sqlite3")
+    submitter = NodeStampClient(MinimaNode(sim_node.url), history, confirmations=2)
+    policy = ConfirmPolicy.for_block_time(0.2)
+    engine = Engine(history, submitter, confirm=policy)
+    [job_id] = engine.add_files("stamp", [file])
+    assert engine.wait_idle(30)
+    assert history.get_job(job_id).state == "confirmed" and sim_node.sends == 1
+    history.update(job_id, state="submitting")  # as if the process died right after the send
+    engine.shutdown()
+    engine = Engine(history, submitter, confirm=policy)
+    assert engine.resume_unfinished() == [job_id]
+    assert engine.wait_idle(30)
+    engine.shutdown()
+    assert history.get_job(job_id).state == "confirmed"
+    assert sim_node.sends == 1 and submitter.resumed_without_send == 1
+
+
+def test_the_node_password_never_reaches_history_logs_or_receipts(run_cli, make_node, tmp_path, data_dir,
+                                                                  monkeypatch):
+    secret = "node-secret-7f3a9c"
+    node = make_node(rpc_password=secret)
+    monkeypatch.setenv("INTEGRITAS_NODE_PASSWORD", secret)
+    [file] = make_files(tmp_path, 1)
+    assert run_cli("stamp", "--node", node.url, "--wait", str(file))[0] == 0
+    assert run_cli("receipt", str(file))[0] == 0
+    assert run_cli("verify", "--node", node.url, str(file))[0] == 0
+    leaked = [p for p in list(data_dir.rglob("*")) + list(tmp_path.glob("*.json"))
+              if p.is_file() and secret.encode() in p.read_bytes()]
+    assert leaked == []
+    assert any(p.name.endswith(".log") for p in data_dir.rglob("*"))
