@@ -31,4 +31,9 @@ def receipt_for_job(history: History, job_id: int) -> Receipt:
         receipt = receipt.with_stamp(job.base_url, stamp, at=job.submitted_at, now=job.updated_at)
     if job.records:
         receipt = receipt.with_confirmation(job.records, confirmed_at=job.confirmed_at, now=job.updated_at)
+    from integritas_gui.core.node_evidence import receipt_evidence
+
+    evidence = receipt_evidence(history, job.sha3_256)
+    if evidence:
+        receipt = receipt.with_node_evidence(evidence, now=job.updated_at)
     return receipt

@@ -50,3 +50,13 @@ def evidence_for(history: History, sha3: str) -> list[dict[str, Any]]:
             " tip, checked_at FROM node_evidence WHERE sha3_256 = ? ORDER BY block_number, id",
             (sha3,)).fetchall()
     return [dict(row) for row in rows]
+
+
+def receipt_evidence(history: History, sha3: str) -> list[dict[str, Any]]:
+    """The node evidence of a hash in the receipt's shape (docs/receipt-format.md, node_evidence)."""
+    from integritas_gui.core.minima_node import INTEGRITAS_ADDRESS, STATE_PORT
+
+    return [{"block_number": e["block_number"], "block_date": e["block_date"], "txpow_id": e["txpow_id"],
+             "transaction_id": e["transaction_id"], "confirmations": e["confirmations"], "tip": e["tip"],
+             "address": INTEGRITAS_ADDRESS, "state_port": STATE_PORT, "state_data": "0x" + sha3.upper(),
+             "checked_at": e["checked_at"]} for e in evidence_for(history, sha3)]

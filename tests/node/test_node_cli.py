@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ from integritas_gui.core.engine import ConfirmPolicy, Engine
 from integritas_gui.core.history import History
 from integritas_gui.core.minima_node import MinimaNode
 from integritas_gui.core.node_stamp import NodeStampClient
+from integritas_gui.core.receipts import read_receipt
 from tests.node.conftest import wait_blocks
 from tests.sandbox_fixture import fast_client
 
@@ -41,6 +42,14 @@ def test_stamp_through_the_node_then_verify_on_it(run_cli, sim_node, tmp_path, d
     [record] = job.records
     assert record.block_number == job.block_number and record.txpow_id and record.transaction_id
     assert job.base_url == sim_node.url
+    code, [written], _ = run_cli("receipt", str(files[0]))
+    receipt = json.loads(Path(written["receipt"]).read_text())
+    assert (receipt["version"], receipt["minor"]) == (1, 1)
+    [evidence] = receipt["node_evidence"]
+    assert evidence["block_number"] == record.block_number and evidence["confirmations"] >= 3
+    assert (evidence["txpow_id"], evidence["transaction_id"]) == (record.txpow_id, record.transaction_id)
+    assert evidence["state_port"] == 99 and evidence["state_data"] == "0x" + job.sha3_256.upper()
+    assert read_receipt(Path(written["receipt"])).node_evidence[0]["tip"] == evidence["tip"]
     code, lines, err = run_cli("verify", "--node", sim_node.url, *map(str, files))
     assert code == 0, err
     levels = by_level(lines[0])
