@@ -421,8 +421,13 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
 def cmd_resume(args: argparse.Namespace, out: Output) -> int:
     from integritas_gui.core.engine import Engine
 
-    client = _client(args)
     history, dirs = _history(args)
+    if args.node:
+        from integritas_gui.cli_node import node_submitter
+
+        client = node_submitter(args, history, dirs)
+    else:
+        client = _client(args)
     settle = {"done", "failed", "cancelled", "confirmed"} | ({"pending"} if not args.wait else set())
     watcher = BatchWatcher(history, out, settle)
     engine = Engine(history, client, confirm=_confirm_policy(client), reports_dir=dirs.reports)
@@ -541,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("resume", parents=[common], help="continue what an interrupted run left")
     p.add_argument("--wait", action="store_true", help="follow pending stamps until confirmed")
     p.add_argument("--timeout", type=float, default=None)
+    _node_options(p)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("history", parents=[common], help="list what was done, newest first")

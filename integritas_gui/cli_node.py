@@ -164,22 +164,28 @@ def run_verify(args: argparse.Namespace, out: Output, kind: str) -> int:
     return worst(codes)
 
 
+def node_submitter(args: argparse.Namespace, history, dirs):
+    """The engine's stand-in client that stamps through the node (stamp --node, resume --node)."""
+    from integritas_gui.core.node_stamp import NodeStampClient
+    from integritas_gui.core.settings import load_settings
+
+    depth = getattr(args, "confirmations", None)
+    if depth is None:
+        depth = load_settings(dirs.settings_file).node_confirmations
+    return NodeStampClient(open_node(args), history, confirmations=depth,
+                           wallet_password=os.environ.get("INTEGRITAS_NODE_WALLET_PASSWORD") or None)
+
+
 def run_stamp(args: argparse.Namespace, out: Output) -> int:
     """stamp --node: the node sends each stamp; the engine follows them as with the service."""
     from integritas_gui.cli import _history, _run_batch
     from integritas_gui.core.minima_node import NodeError
-    from integritas_gui.core.node_stamp import NodeStampClient
     from integritas_gui.core.client import ServiceError
-    from integritas_gui.core.settings import load_settings
     from integritas_gui.core.walk import expand_paths
 
-    node = open_node(args)
     history, dirs = _history(args)
-    depth = args.confirmations
-    if depth is None:
-        depth = load_settings(dirs.settings_file).node_confirmations
-    submitter = NodeStampClient(node, history, confirmations=depth,
-                                wallet_password=os.environ.get("INTEGRITAS_NODE_WALLET_PASSWORD") or None)
+    submitter = node_submitter(args, history, dirs)
+    node = submitter.node
     try:
         node.ensure_current()
         count = sum(1 for item in expand_paths(args.paths) if not item.error)

@@ -675,6 +675,9 @@ def _story(receipt: Receipt, verification: Mapping[str, Any] | None, generated_a
                 story.append(_rows_table(rows, styles, label_width, width))
                 story.append(Spacer(1, 2 * mm))
 
+    from integritas_gui.core.certificate_node import node_evidence_story
+
+    story += node_evidence_story(receipt, styles, width, label_width)
     story += _section("How this was verified", styles)
     rows = []
     if verification and verification.get("checked_at"):

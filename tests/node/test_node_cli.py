@@ -171,3 +171,14 @@ def test_the_node_password_never_reaches_history_logs_or_receipts(run_cli, make_
               if p.is_file() and secret.encode() in p.read_bytes()]
     assert leaked == []
     assert any(p.name.endswith(".log") for p in data_dir.rglob("*"))
+
+
+def test_stamps_left_pending_are_followed_by_resume_on_the_node(run_cli, sim_node, tmp_path):
+    files = make_files(tmp_path, 2)
+    code, lines, _ = run_cli("stamp", "--node", sim_node.url, *map(str, files))
+    assert code == 0 and [line["state"] for line in lines] == ["pending"] * 2
+    sends = sim_node.sends
+    code, lines, err = run_cli("resume", "--node", sim_node.url, "--wait")
+    assert code == 0, err
+    assert sorted(line["state"] for line in lines) == ["confirmed"] * 2
+    assert sim_node.sends == sends  # followed, not sent again
