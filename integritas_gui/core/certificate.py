@@ -67,6 +67,7 @@ from reportlab.platypus import (
 from integritas_gui import APP_NAME, __version__
 from integritas_gui.core.errors import BadInput, FileProblem
 from integritas_gui.core.receipts import (
+    NODE_STAMP_ENDPOINT,
     Receipt,
     ReceiptCheck,
     describe_range,
@@ -558,7 +559,8 @@ def _story(receipt: Receipt, verification: Mapping[str, Any] | None, generated_a
     records = _merged_records(receipt, verification)
     service = _service_url(receipt, verification)
     stamp_service = public_base_url(receipt.stamp_request.base_url) if receipt.stamp_request else None
-    sandbox = is_sandbox_url(service) or is_sandbox_url(stamp_service)
+    sandbox = is_sandbox_url(service) or is_sandbox_url(stamp_service) or any(
+        "sandbox" in str(e.get("node_version") or "") for e in receipt.node_evidence)
 
     story.append(Paragraph(f"{html.escape(APP_NAME.upper())} \u00b7 LOCAL CERTIFICATE", styles["kicker"]))
     verdict = _verdict(receipt, verification, records)
@@ -694,7 +696,9 @@ def _story(receipt: Receipt, verification: Mapping[str, Any] | None, generated_a
             if is_sandbox_url(url):
                 text += f' <font color="#b42318"><b>({html.escape(SANDBOX_WARNING)})</b></font>'
             rows.append((label, Paragraph(text, styles["body"])))
-    if not service:
+    if receipt.stamp_request is not None and receipt.stamp_request.endpoint == NODE_STAMP_ENDPOINT:
+        rows.append(("Stamped through", Paragraph("your own Minima node (no service involved)", styles["body"])))
+    elif not service:
         rows.append(("Service", Paragraph("none recorded", styles["body"])))
     story.append(_rows_table(rows, styles, label_width, width))
 

@@ -123,6 +123,7 @@ MIGRATIONS: list[Any] = [
         block_date     TEXT,
         confirmations  INTEGER,
         tip            INTEGER,
+        node_version   TEXT,
         checked_at     TEXT NOT NULL,
         UNIQUE (sha3_256, transaction_id)
     );

@@ -28,18 +28,19 @@ def journal_entry(history: History, job_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def save_evidence(history: History, node_url: str, stamp: Any) -> None:
+def save_evidence(history: History, node_url: str, stamp: Any, node_version: str | None = None) -> None:
     """Keep (or refresh) what the node said about one stamp (a ``NodeStamp``)."""
     with history._writing():
         history.db.execute(
             "INSERT INTO node_evidence (sha3_256, node_url, transaction_id, txpow_id, block_number,"
-            " block_date, confirmations, tip, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " block_date, confirmations, tip, node_version, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (sha3_256, transaction_id) DO UPDATE SET txpow_id = excluded.txpow_id,"
             " block_number = excluded.block_number, block_date = excluded.block_date,"
             " confirmations = excluded.confirmations, tip = excluded.tip, node_url = excluded.node_url,"
+            " node_version = excluded.node_version,"
             " checked_at = excluded.checked_at",
             (stamp.hash, node_url, stamp.transaction_id, stamp.txpow_id, stamp.block, stamp.block_date,
-             stamp.confirmations, stamp.tip, utc_now()))
+             stamp.confirmations, stamp.tip, node_version, utc_now()))
 
 
 def evidence_for(history: History, sha3: str) -> list[dict[str, Any]]:
@@ -47,7 +48,7 @@ def evidence_for(history: History, sha3: str) -> list[dict[str, Any]]:
     with history._errors():
         rows = history.db.execute(
             "SELECT sha3_256, node_url, transaction_id, txpow_id, block_number, block_date, confirmations,"
-            " tip, checked_at FROM node_evidence WHERE sha3_256 = ? ORDER BY block_number, id",
+            " tip, node_version, checked_at FROM node_evidence WHERE sha3_256 = ? ORDER BY block_number, id",
             (sha3,)).fetchall()
     return [dict(row) for row in rows]
 
@@ -59,4 +60,4 @@ def receipt_evidence(history: History, sha3: str) -> list[dict[str, Any]]:
     return [{"block_number": e["block_number"], "block_date": e["block_date"], "txpow_id": e["txpow_id"],
              "transaction_id": e["transaction_id"], "confirmations": e["confirmations"], "tip": e["tip"],
              "address": INTEGRITAS_ADDRESS, "state_port": STATE_PORT, "state_data": "0x" + sha3.upper(),
-             "checked_at": e["checked_at"]} for e in evidence_for(history, sha3)]
+             "node_version": e["node_version"], "checked_at": e["checked_at"]} for e in evidence_for(history, sha3)]

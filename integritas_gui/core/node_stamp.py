@@ -57,6 +57,7 @@ class NodeStampClient:
         self._listing: tuple[float, list[TxPoW]] | None = None
         self._status_checked = 0.0
         self._closing = threading.Event()
+        self._node_version: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -144,14 +145,23 @@ class NodeStampClient:
             stamps = [s for s in self.stamps_since(sha3, self._tip_before(sha3)) if s.on_chain]
         except NodeError as exc:
             raise as_service_error(exc) from None
+        version = self._version()
         for stamp in stamps:
-            node_evidence.save_evidence(self.history, self.node.url, stamp)
+            node_evidence.save_evidence(self.history, self.node.url, stamp, version)
         records = tuple(ChainRecord(s.block, s.block_date, s.txpow_id, s.transaction_id, sha3) for s in stamps)
         return VerifyResult(sha3, "full match" if records else "no match", records, (), None, None, None, None,
                             "Confirmed on your Minima node." if records else "Not on your node.", {})
 
     def download_report(self, *args: Any, **kwargs: Any) -> Any:
         raise ServiceError("report", "Reports come from the Integritas service, not from your node.")
+
+    def _version(self) -> str | None:
+        if self._node_version is None:
+            try:
+                self._node_version = self.node.status().version or ""
+            except NodeError:
+                return None
+        return self._node_version or None
 
     # ---- sending ------------------------------------------------------------------------------
     def _current(self):

@@ -34,7 +34,8 @@ RECEIPT_VERSION = 1
 # Minor additions old readers ignore: 1 = node evidence (what the user's own Minima node said).
 RECEIPT_MINOR = 1
 NODE_EVIDENCE_FIELDS = ("block_number", "block_date", "txpow_id", "transaction_id", "confirmations", "tip",
-                        "address", "state_port", "state_data", "checked_at")
+                        "address", "state_port", "state_data", "node_version", "checked_at")
+NODE_STAMP_ENDPOINT = "minima-node:send"  # stamp.request.endpoint of a stamp sent from the user's node
 SIDECAR_SUFFIX = ".integritas.json"
 MAX_RECEIPT_BYTES = 64 * 1024 * 1024
 STAMP_ENDPOINT = "/v2/timestamp/post"
@@ -242,12 +243,12 @@ class Receipt:
 
     def with_stamp(
         self, base_url: str | None, stamp_result: Any = None, *, at: str | None = None,
-        now: str | None = None,
+        now: str | None = None, endpoint: str = STAMP_ENDPOINT,
     ) -> "Receipt":
         """Record the stamp request and the service's answer (a client ``StampResult`` or None)."""
         now = now or utc_now_iso()
         request = StampRequest(
-            endpoint=STAMP_ENDPOINT, base_url=public_base_url(base_url), hash=self.sha3_256,
+            endpoint=endpoint, base_url=public_base_url(base_url), hash=self.sha3_256,
             time=at or now,
         )
         response = None
@@ -654,6 +655,7 @@ def _parse_receipt(data: Any) -> Receipt:
             "address": entry.str("address", required=False),
             "state_port": entry.int("state_port", required=False),
             "state_data": entry.str("state_data", required=False),
+            "node_version": entry.str("node_version", required=False),
             "checked_at": entry.time("checked_at", required=False),
         })
 

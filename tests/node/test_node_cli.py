@@ -182,3 +182,29 @@ def test_stamps_left_pending_are_followed_by_resume_on_the_node(run_cli, sim_nod
     assert code == 0, err
     assert sorted(line["state"] for line in lines) == ["confirmed"] * 2
     assert sim_node.sends == sends  # followed, not sent again
+
+
+def test_the_certificate_keeps_the_nodes_evidence_and_how_to_check_it(sim_node, tmp_path, data_dir):
+    import shutil
+    import subprocess
+
+    from integritas_gui.core.certificate import certificate_for_job, extract_receipt
+
+    if not shutil.which("pdftotext"):
+        pytest.skip("poppler-utils not installed")
+    [file] = make_files(tmp_path, 1)
+    history = History(data_dir / "history.sqlite3")
+    submitter = NodeStampClient(MinimaNode(sim_node.url), history, confirmations=2)
+    engine = Engine(history, submitter, confirm=ConfirmPolicy.for_block_time(0.2))
+    [job_id] = engine.add_files("stamp", [file])
+    assert engine.wait_idle(30)
+    engine.shutdown()
+    pdf = certificate_for_job(history, job_id, tmp_path / "cert.pdf")
+    text = " ".join(subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
+                                   text=True, check=True).stdout.split())
+    [evidence] = extract_receipt(pdf)["node_evidence"]
+    assert "On your own Minima node" in text and "your own Minima node (no service involved)" in text
+    assert f"txpow txpowid:{evidence['transaction_id']}" in text
+    assert f"txpow onchain:{evidence['transaction_id']}" in text
+    assert evidence["state_data"] in text and "-archive" in text
+    assert "SANDBOX" in text  # a simulated node's stamps are no proof
