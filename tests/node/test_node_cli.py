@@ -208,3 +208,42 @@ def test_the_certificate_keeps_the_nodes_evidence_and_how_to_check_it(sim_node, 
     assert f"txpow onchain:{evidence['transaction_id']}" in text
     assert evidence["state_data"] in text and "-archive" in text
     assert "SANDBOX" in text  # a simulated node's stamps are no proof
+
+
+def test_a_record_the_node_pruned_is_no_longer_on_this_node_never_not_on_chain(run_cli, make_node, sandbox,
+                                                                              tmp_path):
+    pruning = make_node(keep_blocks=4)
+    [file] = make_files(tmp_path, 1)
+    assert run_cli("stamp", "--node", pruning.url, "--wait", "--confirmations", "1", str(file))[0] == 0
+    wait_blocks(sandbox.ledger, 6)
+    code, lines, _ = run_cli("verify", "--node", pruning.url, str(file))
+    assert code == 3
+    node = by_level(lines[0])["node"]
+    assert lines[0]["outcome"] == "no longer on this node" and node["status"] == "unavailable"
+    assert "an archive node keeps all" in node["summary"] and "not on" not in node["summary"]
+    archive = make_node(keep_blocks=None)
+    assert run_cli("verify", "--node", archive.url, str(file))[0] == 0
+
+
+def test_the_sandbox_command_runs_a_simulated_node_beside_the_service(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "integritas_gui.sandbox", "--port", "0", "--node-port", "0",
+                             "--node-password", "pw", "--block-time", "0.5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for _ in range(5):
+            line = proc.stdout.readline()
+            if line.startswith("Simulated Minima node RPC on"):
+                url = line.rsplit(" ", 1)[-1].strip()
+                break
+        assert url, proc.stderr.read() if proc.poll() is not None else "no node line"
+        with MinimaNode(url, "pw") as node:
+            assert node.status().version.endswith("sandbox")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
