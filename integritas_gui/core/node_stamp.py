@@ -227,3 +227,45 @@ class NodeStampClient:
             return len(self.node.coins(relevant=True))
         except NodeError as exc:
             raise as_service_error(exc) from None
+
+
+class StampRouter:
+    """The engine's client when the user stamps with their own node: stamps go out from the node,
+    and the node follows them; everything else (checks, verifications, reports) asks the service."""
+
+    def __init__(self, service: Any, node: NodeStampClient):
+        self.service = service
+        self.node = node
+
+    @property
+    def base_url(self) -> str:
+        return self.node.base_url  # recorded with each job queued: stamps of this engine are node stamps
+
+    @property
+    def concurrency(self) -> int:
+        return getattr(self.service, "concurrency", 8)
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.node.is_loopback and getattr(self.service, "is_loopback", True)
+
+    def _followed_by_node(self, sha3: str) -> bool:
+        return self.node._job(sha3, ("pending", "submitting")) is not None
+
+    def stamp(self, sha3: str) -> StampResult:
+        return self.node.stamp(sha3)
+
+    def check(self, sha3: str) -> CheckResult:
+        return (self.node if self._followed_by_node(sha3) else self.service).check(sha3)
+
+    def verify(self, sha3: str, **options: Any) -> VerifyResult:
+        if self._followed_by_node(sha3):
+            return self.node.verify(sha3)
+        return self.service.verify(sha3, **options)
+
+    def download_report(self, *args: Any, **kwargs: Any) -> Any:
+        return self.service.download_report(*args, **kwargs)
+
+    def close(self) -> None:
+        self.node.close()
+        self.service.close()

@@ -118,3 +118,35 @@ def check_on_node(node: MinimaNode, digest: str, *, expected_blocks: Iterable[in
                                                 "(it looked in every block it keeps)")
     except NodeError as exc:
         return NodeVerdict("unavailable", message=exc.message, error_kind=exc.kind)
+
+
+def levels_for_job(history: Any, job: Any) -> tuple[Level, ...]:
+    """The three levels of a stamp or verification in the history (what the window shows)."""
+    from integritas_gui.core.node_evidence import evidence_for, journal_entry
+
+    if job.kind not in ("stamp", "verify") or not job.sha3_256:
+        return ()
+    if job.kind == "verify":
+        local = local_level(job.receipt_check)
+    else:
+        local = Level("local", "pass" if job.sha3_256 else "not_checked",
+                      "the receipt holds this file's hashes as stamped", PROVES["local"])
+    through_node = job.kind == "stamp" and journal_entry(history, job.id) is not None
+    if through_node:
+        service = service_level(None, not_asked="not asked: stamped through your own node")
+    elif job.kind == "verify" and job.state == "done":
+        service = service_level(job.outcome, job.records)
+    elif job.records:
+        service = service_level("confirmed", job.records)
+    else:
+        service = service_level(None, not_asked="no answer yet")
+    evidence = evidence_for(history, job.sha3_256)
+    if evidence:
+        first = evidence[0]
+        node = Level("node", "pass", f"held the transaction in block {first['block_number']}, "
+                     f"{first['confirmations']} confirmation(s) deep when asked; state port 99 = this hash",
+                     PROVES["node"], first)
+    else:
+        node = Level("node", "not_checked", "not asked (set your node in Settings, or "
+                     "`integritas verify --node URL`)", PROVES["node"])
+    return (local, service, node)

@@ -1026,7 +1026,8 @@ class MainWindow(QMainWindow):
     def _service_signature(self) -> tuple:
         s = self.settings
         key = self.services.secrets.get_api_key()
-        return (s.base_url, key, s.hash_workers, s.segment_size, s.write_sidecar_receipts)
+        return (s.base_url, key, s.hash_workers, s.segment_size, s.write_sidecar_receipts,
+                s.stamp_with, s.node_url, s.node_confirmations)
 
     def _settings_changed(self, before: tuple) -> None:
         self.privacy_box.blockSignals(True)

@@ -28,6 +28,7 @@ class Services:
     engine: Any
     sandbox: Any = None
     settings_path: Any = None
+    node: Any = None  # the simulated Minima node of trial mode (sandbox/node.py)
 
     @property
     def trial(self) -> bool:
@@ -40,6 +41,7 @@ class Services:
     def shutdown(self) -> None:
         """Stop the engine (waiting for its threads), then the client, sandbox and history."""
         for step in (lambda: self.engine.shutdown(wait=True), self.client.close,
+                     lambda: self.node and self.node.stop(),
                      lambda: self.sandbox and self.sandbox.close(), self.history.close):
             try:
                 step()
@@ -98,6 +100,15 @@ def start_services(dirs, settings, secrets, *, base_url: str | None = None,
         if sandbox is not None:
             sandbox.close()
         raise
+    node = None
+    if trial:
+        from integritas_gui.gui.node_services import start_simulated_node
+
+        node = start_simulated_node(sandbox)
+    if getattr(settings, "stamp_with", "service") == "node":
+        from integritas_gui.gui.node_services import node_router
+
+        client = node_router(client, history, settings, dirs, node)
     engine = build_engine(history, client, settings, dirs, block_time)
     return Services(dirs=dirs, settings=settings, secrets=secrets, history=history, client=client,
-                    engine=engine, sandbox=sandbox, settings_path=settings_path)
+                    engine=engine, sandbox=sandbox, settings_path=settings_path, node=node)

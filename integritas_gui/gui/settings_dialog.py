@@ -116,6 +116,10 @@ class SettingsDialog(QDialog):
         layout.addWidget(self._build_service_group())
         layout.addWidget(self._build_files_group())
         layout.addWidget(self._build_privacy_group())
+        from integritas_gui.gui.node_settings import NodeSettingsGroup
+
+        self.node_group = NodeSettingsGroup(settings, self.secret_store.config_dir, self)
+        layout.addWidget(self.node_group)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setObjectName("settingsError")
@@ -273,6 +277,7 @@ class SettingsDialog(QDialog):
             send_file_details=self.details_check.isChecked(),
             proxy=self.proxy_edit.text().strip(),
             notifications=self.notify_check.isChecked(),
+            **self.node_group.values(),
         )
 
     # ---- slots ---------------------------------------------------------------------------------
@@ -326,6 +331,10 @@ class SettingsDialog(QDialog):
             self.error_label.setText(self.tr("The service address must start with https://"))
             return
         if not self._store_key():
+            return
+        problem = self.node_group.store_password()
+        if problem:
+            self.error_label.setText(problem)
             return
         for name, value in vars(new_settings).items():
             setattr(self.settings, name, value)
