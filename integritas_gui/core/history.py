@@ -128,6 +128,13 @@ MIGRATIONS: list[Any] = [
         UNIQUE (sha3_256, transaction_id)
     );
     CREATE INDEX node_evidence_by_hash ON node_evidence (sha3_256);
+    CREATE TABLE node_checks (
+        sha3_256   TEXT PRIMARY KEY,
+        node_url   TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        message    TEXT,
+        checked_at TEXT NOT NULL
+    );
     """,
 ]
 

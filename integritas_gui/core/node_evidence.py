@@ -43,6 +43,19 @@ def save_evidence(history: History, node_url: str, stamp: Any, node_version: str
              stamp.confirmations, stamp.tip, node_version, utc_now()))
 
 
+def save_check(history: History, node_url: str, sha3: str, status: str, message: str) -> None:
+    """The last answer of the node about a hash (confirmed, not_found, pruned, unavailable...)."""
+    with history._writing():
+        history.db.execute("INSERT OR REPLACE INTO node_checks (sha3_256, node_url, status, message, checked_at)"
+                           " VALUES (?, ?, ?, ?, ?)", (sha3, node_url, status, message, utc_now()))
+
+
+def last_check(history: History, sha3: str) -> dict[str, Any] | None:
+    with history._errors():
+        row = history.db.execute("SELECT * FROM node_checks WHERE sha3_256 = ?", (sha3,)).fetchone()
+    return dict(row) if row else None
+
+
 def evidence_for(history: History, sha3: str) -> list[dict[str, Any]]:
     """The node evidence kept for a hash, oldest block first."""
     with history._errors():

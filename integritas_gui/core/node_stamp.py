@@ -261,7 +261,20 @@ class StampRouter:
     def verify(self, sha3: str, **options: Any) -> VerifyResult:
         if self._followed_by_node(sha3):
             return self.node.verify(sha3)
-        return self.service.verify(sha3, **options)
+        result = self.service.verify(sha3, **options)
+        self.check_on_node(sha3)
+        return result
+
+    def check_on_node(self, sha3: str) -> None:
+        """Ask the node too, and keep its answer (the window's "your node" level)."""
+        from integritas_gui.core.node_verify import check_on_node
+
+        verdict = check_on_node(self.node.node, sha3)
+        version = self.node._version()
+        for stamp in verdict.stamps:
+            if stamp.on_chain:
+                node_evidence.save_evidence(self.node.history, self.node.base_url, stamp, version)
+        node_evidence.save_check(self.node.history, self.node.base_url, sha3, verdict.status, verdict.message)
 
     def download_report(self, *args: Any, **kwargs: Any) -> Any:
         return self.service.download_report(*args, **kwargs)

@@ -10,6 +10,7 @@ Three levels, each proving something different:
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
@@ -26,6 +27,10 @@ PROVES = {
 PRUNED = ("no longer on this node (a normal node keeps recent blocks; an archive node keeps all)")
 
 # level status: "pass" | "fail" | "not_checked" | "unavailable"
+
+
+def _n(number: int | None) -> str:
+    return f"{number:,}" if isinstance(number, int) else "?"
 
 
 @dataclass(frozen=True)
@@ -50,12 +55,14 @@ def local_level(receipt_check: dict | None) -> Level:
     if not receipt_check:
         return Level("local", "not_checked", "no receipt or earlier stamp of this file to compare with",
                      PROVES["local"])
+    source = str(receipt_check.get("source") or "")
+    where = (f"its stamp in this history (entry {source.split(':', 1)[1]})" if source.startswith("history:")
+             else f"its receipt {os.path.basename(source)}")
     if receipt_check.get("status") == "match":
-        return Level("local", "pass", f"the file matches {receipt_check.get('source')}", PROVES["local"],
-                     {"source": receipt_check.get("source")})
+        return Level("local", "pass", f"the file matches {where}", PROVES["local"], {"source": source})
     changed = receipt_check.get("changed") or []
     ranges = ", ".join(f"{o}-{o + n - 1}" for o, n in changed) or "(the size differs)"
-    return Level("local", "fail", f"changed since it was stamped: bytes {ranges}", PROVES["local"],
+    return Level("local", "fail", f"changed since {where} was made: bytes {ranges}", PROVES["local"],
                  {"source": receipt_check.get("source"), "changed": changed})
 
 
@@ -68,8 +75,9 @@ def service_level(outcome: str | None, records: Iterable[Any] = (), *, error: st
     records = list(records)
     if records and outcome in ("full match", "found", "confirmed"):
         newest = max(records, key=lambda r: getattr(r, "block_number", None) or 0)
+        number = getattr(newest, "block_number", None)
         return Level("service", "pass", f"lists {len(records)} on-chain record(s), newest in block "
-                     f"{getattr(newest, 'block_number', '?')}", PROVES["service"])
+                     + (f"{number:,}" if number is not None else "?"), PROVES["service"])
     return Level("service", "fail", f"lists no on-chain record ({outcome})", PROVES["service"])
 
 
@@ -89,7 +97,7 @@ class NodeVerdict:
         best = self.best
         if self.status == "confirmed" and best is not None:
             return Level("node", "pass",
-                         f"holds the transaction in block {best.block}, {best.confirmations} "
+                         f"holds the transaction in block {_n(best.block)}, {best.confirmations} "
                          f"confirmation(s) deep; state port 99 = {digest[:16]}…", PROVES["node"],
                          best.to_dict())
         if self.status in ("pruned", "unavailable"):
@@ -122,7 +130,7 @@ def check_on_node(node: MinimaNode, digest: str, *, expected_blocks: Iterable[in
 
 def levels_for_job(history: Any, job: Any) -> tuple[Level, ...]:
     """The three levels of a stamp or verification in the history (what the window shows)."""
-    from integritas_gui.core.node_evidence import evidence_for, journal_entry
+    from integritas_gui.core.node_evidence import evidence_for, journal_entry, last_check
 
     if job.kind not in ("stamp", "verify") or not job.sha3_256:
         return ()
@@ -143,10 +151,13 @@ def levels_for_job(history: Any, job: Any) -> tuple[Level, ...]:
     evidence = evidence_for(history, job.sha3_256)
     if evidence:
         first = evidence[0]
-        node = Level("node", "pass", f"held the transaction in block {first['block_number']}, "
+        node = Level("node", "pass", f"held the transaction in block {_n(first['block_number'])}, "
                      f"{first['confirmations']} confirmation(s) deep when asked; state port 99 = this hash",
                      PROVES["node"], first)
+    elif (check := last_check(history, job.sha3_256)) is not None:
+        status = {"not_found": "fail", "pending": "fail"}.get(check["status"], "unavailable")
+        node = Level("node", status, check["message"] or check["status"], PROVES["node"])
     else:
-        node = Level("node", "not_checked", "not asked (set your node in Settings, or "
+        node = Level("node", "not_checked", "not asked (choose your node in Settings, or "
                      "`integritas verify --node URL`)", PROVES["node"])
     return (local, service, node)

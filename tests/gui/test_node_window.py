@@ -75,3 +75,20 @@ def test_node_settings_are_saved_and_the_password_goes_to_the_keyring(qtbot, mem
     assert NodePasswordStore(dirs.config).get_password() == "rpc-secret-1"
     assert SecretStore(dirs.config).get_api_key() is None  # a separate entry from the API key
     assert "rpc-secret-1" not in dirs.settings_file.read_text()
+
+
+def test_a_file_changed_after_a_node_stamp_fails_on_the_node_level_with_the_changed_bytes_shown_locally(
+        qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.setenv("INTEGRITAS_SANDBOX_NODE_SEND_TIME", "0")
+    window = make_window(stamp_with="node", node_confirmations=1)
+    path = make_file(tmp_path, "lease.pdf", size=300_000)
+    stamp_and_confirm(qtbot, window, path)
+    with open(path, "r+b") as handle:
+        handle.seek(140_000)
+        handle.write(b"rent: 9,999")
+    window.add_paths([path], "verify")
+    verify = wait_row(qtbot, window, path, {"done"}, kind="verify")
+    levels = levels_of(show_details(qtbot, window, verify.job_id, "done"))
+    assert levels["local"].status == "fail" and "131072-196607" in levels["local"].summary
+    assert levels["service"].status == "fail"
+    assert levels["node"].status == "fail" and "holds no stamp" in levels["node"].summary
