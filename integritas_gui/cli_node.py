@@ -196,8 +196,10 @@ def run_stamp(args: argparse.Namespace, out: Output) -> int:
         raise CliError(exc.message, EXIT_SERVICE) from None
     except ServiceError as exc:
         raise CliError(exc.message, EXIT_SERVICE) from None
-    code, ids, history = _run_batch(args, out, "stamp", wait=args.wait, client=submitter)
-    return code
+    try:
+        return _run_batch(args, out, "stamp", wait=args.wait, client=submitter)[0]
+    finally:
+        submitter.stop()  # a send waiting for the next block gives up at once (Ctrl-C)
 
 
 def run_status(args: argparse.Namespace, out: Output) -> int:

@@ -67,8 +67,12 @@ class NodeStampClient:
     def is_loopback(self) -> bool:
         return (urlsplit(self.node.url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Waits for a block end at once (quitting, Ctrl-C); the client stays usable for reads."""
         self._closing.set()
+
+    def close(self) -> None:
+        self.stop()
         self.node.close()
 
     # ---- what the node holds ------------------------------------------------------------------
