@@ -98,6 +98,12 @@ class StateEntry:
     type: int | None = None
 
 
+def _states(entries: Any) -> tuple[StateEntry, ...]:
+    """A TxPoW's or coin's ``state`` array: ``[{"port": 99, "type": 1, "data": "0x..."}]``."""
+    return tuple(StateEntry(_int(e.get("port")) or 0, str(e.get("data", "")), _int(e.get("type")))
+                 for e in (entries if isinstance(entries, list) else []) if isinstance(e, dict))
+
+
 @dataclass(frozen=True)
 class TxPoW:
     txpowid: str
@@ -117,8 +123,7 @@ class TxPoW:
         header = data.get("header") or {}
         body = data.get("body") or {}
         txn = body.get("txn") or {}
-        state = tuple(StateEntry(_int(s.get("port")) or 0, str(s.get("data", "")), _int(s.get("type")))
-                      for s in (txn.get("state") or []) if isinstance(s, dict))
+        state = _states(txn.get("state"))
         return cls(str(data["txpowid"]), _bool(data.get("isblock")), _bool(data.get("istransaction")),
                    _int(header.get("block")), _int(header.get("timemilli")), header.get("date"),
                    state, tuple(str(t) for t in (body.get("txnlist") or [])), data)
@@ -307,11 +312,9 @@ class MinimaNode:
         response = self.command(line)
         coins = []
         for item in response if isinstance(response, list) else []:
-            state = tuple(StateEntry(_int(s.get("port")) or 0, str(s.get("data", "")), _int(s.get("type")))
-                          for s in (item.get("state") or []) if isinstance(s, dict))
             coins.append(Coin(str(item.get("coinid", "")), str(item.get("address", "")),
                               _dec(item.get("amount")), str(item.get("tokenid", "0x00")),
-                              _int(item.get("created")), state))
+                              _int(item.get("created")), _states(item.get("state"))))
         return coins
 
     def balance(self, tokenid: str = "0x00") -> Balance:

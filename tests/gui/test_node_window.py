@@ -3,24 +3,12 @@ node", the three verification levels in the detail panel, and the node settings.
 
 from __future__ import annotations
 
-import keyring
-import pytest
-
 from integritas_gui.core.paths import app_dirs
 from integritas_gui.core.secrets import NodePasswordStore, SecretStore
 from integritas_gui.core.settings import Settings, load_settings
 from integritas_gui.gui.settings_dialog import SettingsDialog
 from tests.gui.test_main_window import make_file, show_details, stamp_and_confirm, wait_row
-from tests.keyrings import MemoryKeyring
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
+from tests.gui.test_settings_dialog import memory_keyring  # noqa: F401 (a fixture)
 
 
 def levels_of(panel) -> dict:
