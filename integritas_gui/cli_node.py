@@ -191,7 +191,9 @@ def run_stamp(args: argparse.Namespace, out: Output) -> int:
         count = sum(1 for item in expand_paths(args.paths) if not item.error)
         if count > 1:
             ready = submitter.prepare(count, progress=lambda line: print(line, file=sys.stderr))
-            print(f"Your node has {ready} coin(s) ready: up to {ready} stamp(s) per block.", file=sys.stderr)
+            seconds = submitter.estimate(count, ready)
+            print(f"Your node has {ready} coin(s) ready: up to {ready} stamp(s) per block. Sending {count} "
+                  f"stamp(s) one at a time takes about {seconds / 60:.1f} min.", file=sys.stderr)
     except NodeError as exc:
         raise CliError(exc.message, EXIT_SERVICE) from None
     except ServiceError as exc:

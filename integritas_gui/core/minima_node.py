@@ -237,12 +237,17 @@ class MinimaNode:
         self.close()
 
     # -- one command ---------------------------------------------------------------------------
-    def command(self, line: str, *, timeout: float | None = None, allow_error: bool = False) -> Any:
+    def command(self, line: str, *, timeout: float | None = None, allow_error: bool = False,
+                secret: bool = False) -> Any:
         """Run one command line; its ``response``. With ``allow_error`` a refusal returns the
-        node's error sentence as a ``str`` instead of raising."""
+        node's error sentence as a ``str`` instead of raising. A ``secret`` line (a wallet password)
+        goes in a POST body, never in a URL."""
         name = line.split(" ", 1)[0]
         try:
-            answer = self._http.get(self.url + "/" + quote(line, safe=""), timeout=timeout or self.timeout)
+            if secret:
+                answer = self._http.post(self.url + "/", content=line.encode(), timeout=timeout or self.timeout)
+            else:
+                answer = self._http.get(self.url + "/" + quote(line, safe=""), timeout=timeout or self.timeout)
         except httpx.TimeoutException:
             raise NodeError("timeout", f"Your Minima node at {self.url} did not answer `{name}` within "
                             f"{timeout or self.timeout:.0f} s; it may be busy or syncing. Try again.") from None
@@ -344,7 +349,7 @@ class MinimaNode:
         if password:
             register_secret(password)
             line += f" password:{password}"
-        response = self.command(line, timeout=self.send_timeout)
+        response = self.command(line, timeout=self.send_timeout, secret=bool(password))
         if not isinstance(response, dict) or not response.get("txpowid"):
             raise NodeError("not_minima", "The node answered `send` without a TxPoW id.")
         return SendResult(str(response["txpowid"]), _int((response.get("header") or {}).get("block")), response)

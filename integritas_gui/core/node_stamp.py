@@ -58,6 +58,7 @@ class NodeStampClient:
         self._status_checked = 0.0
         self._closing = threading.Event()
         self._node_version: str | None = None
+        self.send_seconds: list[float] = []  # how long each send took (the node mines it first)
 
     @property
     def base_url(self) -> str:
@@ -182,8 +183,10 @@ class NodeStampClient:
             deadline = time.monotonic() + self.block_wait
             while True:
                 try:
+                    started = time.monotonic()
                     result = self.node.send(address, amount, state=state, split=split,
                                             password=self.wallet_password)
+                    self.send_seconds.append(time.monotonic() - started)
                     self._forget_listing()
                     return result
                 except NodeError as exc:
@@ -192,6 +195,13 @@ class NodeStampClient:
                     if self.node.balance().unconfirmed <= 0:
                         raise
                     self.wait_for_block(deadline)
+
+    def estimate(self, count: int, coins: int, block_time: float = 50.0) -> float:
+        """Seconds to send ``count`` stamps: one at a time, at most ``coins`` per block."""
+        per_send = sum(self.send_seconds) / len(self.send_seconds) if self.send_seconds else 1.2
+        by_sends = count * per_send
+        by_coins = math.ceil(count / max(1, coins)) * block_time if count > coins else 0.0
+        return max(by_sends, by_coins)
 
     def wait_for_block(self, deadline: float | None = None) -> int:
         """Wait until the node's tip moves on (a new block confirms the change)."""
