@@ -96,6 +96,22 @@ def _service(args: argparse.Namespace, digest: str):
     return service_level(result.result, result.records), [r.block_number for r in result.records]
 
 
+def keep_node_answer(history, node, digest: str, verdict) -> None:
+    from integritas_gui.core import node_evidence
+    from integritas_gui.core.minima_node import NodeError
+
+    version = None
+    for stamp in verdict.stamps:
+        if stamp.on_chain:
+            if version is None:
+                try:
+                    version = node.status().version or ""
+                except NodeError:
+                    version = ""
+            node_evidence.save_evidence(history, node.url, stamp, version or None)
+    node_evidence.save_check(history, node.url, digest, verdict.status, verdict.message)
+
+
 def run_verify(args: argparse.Namespace, out: Output, kind: str) -> int:
     """verify/check --node: every file (or --hash) on the node, with the levels."""
     from integritas_gui.core.hexhash import normalise
@@ -142,6 +158,8 @@ def run_verify(args: argparse.Namespace, out: Output, kind: str) -> int:
             levels.append(service)
             blocks = blocks + [b for b in service_blocks if b]
         verdict = check_on_node(node, digest, expected_blocks=blocks, candidates=candidates)
+        if history is not None:  # a later receipt of this hash carries what the node said
+            keep_node_answer(history, node, digest, verdict)
         node_level = verdict.level(digest)
         verdict_status = verdict.status
         levels.append(node_level)

@@ -24,6 +24,7 @@ FIGURES = (
     "batch 10,000 files stamped and confirmed",
     "rate-limited batch request rate",
     "history search 100,000 entries",
+    "stamps per minute through the node",
 )
 
 

@@ -48,5 +48,6 @@ def node_router(service: Any, history: Any, settings: Any, dirs: Any, simulated:
     from integritas_gui.core.node_stamp import NodeStampClient, StampRouter
 
     submitter = NodeStampClient(open_node(settings, dirs, simulated), history,
-                                confirmations=int(settings.node_confirmations))
+                                confirmations=int(settings.node_confirmations),
+                                wallet_password=os.environ.get("INTEGRITAS_NODE_WALLET_PASSWORD") or None)
     return StampRouter(service, submitter)

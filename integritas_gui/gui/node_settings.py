@@ -70,3 +70,16 @@ class NodeSettingsGroup(QGroupBox):
             log.warning("Could not store the node password: %s", type(exc).__name__)
             return self.tr("The keyring refused the node password (%s).") % type(exc).__name__
         return None
+
+
+def stamp_with_combo(parent: QWidget, settings) -> QComboBox:
+    """The window's "Stamp with: Integritas service | my Minima node" choice."""
+    combo = QComboBox(parent)
+    combo.setObjectName("stampWith")
+    for value, label in STAMP_WITH:
+        combo.addItem(combo.tr(label), value)
+    combo.setToolTip(combo.tr("Where stamps are sent from: the Integritas service (API key), or your own "
+                              "Minima node (no key, no plan; set its address in Settings)"))
+    combo.setAccessibleName(combo.tr("Stamp with"))
+    combo.setCurrentIndex(max(0, combo.findData(getattr(settings, "stamp_with", "service"))))
+    return combo

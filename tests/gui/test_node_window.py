@@ -80,3 +80,17 @@ def test_a_file_changed_after_a_node_stamp_fails_on_the_node_level_with_the_chan
     assert levels["local"].status == "fail" and "131072-196607" in levels["local"].summary
     assert levels["service"].status == "fail"
     assert levels["node"].status == "fail" and "holds no stamp" in levels["node"].summary
+
+
+def test_the_stamp_with_choice_in_the_window_switches_to_the_node(qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.setenv("INTEGRITAS_SANDBOX_NODE_SEND_TIME", "0")
+    window = make_window()
+    combo = window.stamp_with_combo
+    assert combo.currentData() == "service"
+    combo.setCurrentIndex(combo.findData("node"))
+    qtbot.waitUntil(lambda: window.services.node is not None and hasattr(window.services.client, "node"),
+                    timeout=10_000)
+    assert load_settings(window.services.settings_path).stamp_with == "node"
+    path = make_file(tmp_path, "switched.pdf")
+    stamp_and_confirm(qtbot, window, path)
+    assert window.services.node.sends == 1

@@ -247,3 +247,16 @@ def test_the_sandbox_command_runs_a_simulated_node_beside_the_service(tmp_path):
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_a_receipt_of_a_service_stamp_keeps_what_the_node_said_when_verified_on_it(run_cli, sim_node, sandbox,
+                                                                                  tmp_path):
+    [file] = make_files(tmp_path, 1)
+    service = ("--base-url", sandbox.base_url, "--api-key", sandbox.api_key)
+    assert run_cli("stamp", "--wait", str(file), *service)[0] == 0
+    assert run_cli("verify", "--node", sim_node.url, str(file))[0] == 0
+    code, [written], _ = run_cli("receipt", str(file))
+    receipt = json.loads(Path(written["receipt"]).read_text())
+    [evidence] = receipt["node_evidence"]
+    assert evidence["block_number"] == receipt["confirmation"]["records"][0]["block_number"]
+    assert receipt["stamp"]["request"]["endpoint"] == "/v2/timestamp/post"  # stamped by the service
