@@ -260,3 +260,33 @@ def test_a_receipt_of_a_service_stamp_keeps_what_the_node_said_when_verified_on_
     [evidence] = receipt["node_evidence"]
     assert evidence["block_number"] == receipt["confirmation"]["records"][0]["block_number"]
     assert receipt["stamp"]["request"]["endpoint"] == "/v2/timestamp/post"  # stamped by the service
+
+
+def test_a_batch_killed_mid_way_resumes_with_every_hash_stamped_exactly_once(make_node, sandbox, tmp_path,
+                                                                             data_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    node = make_node(send_time=0.3, coins=30)
+    files = make_files(tmp_path / "batch", 6)
+    env = dict(os.environ, INTEGRITAS_DATA_DIR=str(data_dir), INTEGRITAS_BLOCK_TIME="0.2")
+    command = [sys.executable, "-m", "integritas_gui.cli"]
+    proc = subprocess.Popen([*command, "stamp", "--node", node.url, "--json", *map(str, files)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while node.sends < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert node.sends >= 3
+    done = subprocess.run([*command, "resume", "--node", node.url, "--wait", "--json"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    history = History(data_dir / "history.sqlite3")
+    hashes = {job.sha3_256 for job in history.search(kind="stamp", limit=100)}
+    assert len(hashes) == 6 and all(job.state == "confirmed" for job in history.search(kind="stamp", limit=100))
+    for digest in hashes:
+        assert len(sandbox.ledger.records_in_blocks(0, 10**9, digest)) == 1, digest
