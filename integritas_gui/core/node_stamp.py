@@ -283,7 +283,11 @@ class StampRouter:
         """Ask the node too, and keep its answer (the window's "your node" level)."""
         from integritas_gui.core.node_verify import check_on_node
 
-        verdict = check_on_node(self.node.node, sha3)
+        try:
+            candidates = self.node._candidates()  # one listing serves a whole batch of verifications
+        except NodeError:
+            candidates = None
+        verdict = check_on_node(self.node.node, sha3, candidates=candidates)
         version = self.node._version()
         for stamp in verdict.stamps:
             if stamp.on_chain:

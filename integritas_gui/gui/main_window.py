@@ -1039,8 +1039,11 @@ class MainWindow(QMainWindow):
     def _service_signature(self) -> tuple:
         s = self.settings
         key = self.services.secrets.get_api_key()
+        from integritas_gui.core.secrets import NodePasswordStore
+
+        node_password = NodePasswordStore(self.services.dirs.config).get_password()
         return (s.base_url, key, s.hash_workers, s.segment_size, s.write_sidecar_receipts,
-                s.stamp_with, s.node_url, s.node_confirmations)
+                s.stamp_with, s.node_url, s.node_confirmations, node_password)
 
     def _settings_changed(self, before: tuple) -> None:
         self.privacy_box.blockSignals(True)
