@@ -201,6 +201,9 @@ def _classify_refusal(command: str, error: str) -> NodeError:
         return NodeError("no_coins", "Your node has no spendable Minima coins right now "
                          f"(it said: {error}). Add coins, or wait one block (about 50 s) for the "
                          "change of the last send to be confirmed.", error)
+    if "not locked" in text:
+        return NodeError("refused", "Your node's wallet is not locked: leave the wallet password empty "
+                         f"(it said: {error}).", error)
     if "locked" in text or "password" in text:
         return NodeError("locked", "Your node's wallet is locked with a password: give the wallet "
                          "password (it unlocks this send only).", error)
@@ -271,7 +274,7 @@ class MinimaNode:
                             "moved it; it must be turned on with -rpcenable).")
         if envelope.get("status") is True:
             return envelope.get("response")
-        error = str(envelope.get("error") or "no reason given")
+        error = str(envelope.get("error") or envelope.get("message") or "no reason given")
         if allow_error:
             return error
         raise _classify_refusal(name, error)

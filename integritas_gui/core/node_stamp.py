@@ -192,8 +192,10 @@ class NodeStampClient:
                 except NodeError as exc:
                     if exc.kind != "no_coins" or time.monotonic() > deadline or self._closing.is_set():
                         raise
-                    if self.node.balance().unconfirmed <= 0:
-                        raise
+                    balance = self.node.balance()
+                    if balance.unconfirmed <= 0 and balance.confirmed <= balance.sendable:
+                        raise  # no coin will become spendable by waiting
+
                     self.wait_for_block(deadline)
 
     def estimate(self, count: int, coins: int, block_time: float = 50.0) -> float:

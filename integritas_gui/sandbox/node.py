@@ -58,7 +58,13 @@ class _Coin:
 
 
 class _RefusedError(Exception):
-    pass
+    key = "error"
+
+
+class _RefusedMessage(_RefusedError):
+    """A refusal the real node words in ``message`` instead of ``error`` (e.g. insufficient funds)."""
+
+    key = "message"
 
 
 class SimulatedNode:
@@ -67,7 +73,7 @@ class SimulatedNode:
     def __init__(self, ledger: Ledger, host: str = "127.0.0.1", port: int = 0, *,
                  rpc_password: str | None = None, wallet_password: str | None = None,
                  send_time: float = 1.2, keep_blocks: int | None = 2000, lag_blocks: int = 0,
-                 shape: str = "private", coins: int = 1, coin_amount: str = "10000"):
+                 shape: str = "private", coins: int = 1, coin_amount: str = "10000", coin_age: int = 1):
         if shape not in ("private", "live"):
             raise ValueError("shape must be 'private' or 'live'")
         self.ledger = ledger
@@ -78,11 +84,13 @@ class SimulatedNode:
         self.keep_blocks = keep_blocks
         self.lag_blocks = int(lag_blocks)
         self.shape = shape
+        self.coin_age = max(1, int(coin_age))  # blocks on top of a coin before it can be spent
         self.address = random_id()
         self._send_lock = threading.Lock()
         self._wallet_lock = threading.Lock()
         start = ledger.height()
-        self._coins = [_Coin(random_id(), Decimal(coin_amount), start) for _ in range(max(0, coins))]
+        self._coins = [_Coin(random_id(), Decimal(coin_amount), start - self.coin_age)
+                       for _ in range(max(0, coins))]
         self.sends = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -170,7 +178,7 @@ class SimulatedNode:
         try:
             envelope["response"] = handler(params)
         except _RefusedError as exc:
-            envelope.update(status=False, error=str(exc))
+            envelope.update({"status": False, exc.key: str(exc)})
         return envelope
 
     def cmd_status(self, params: dict) -> dict:
@@ -224,20 +232,26 @@ class SimulatedNode:
             return [{"coinid": c.coinid, "address": self.address, "amount": str(c.amount), "tokenid": "0x00",
                      "created": str(c.created), "state": []} for c in self._coins if c.created <= tip]
 
+    def _spendable(self, coin: _Coin, tip: int) -> bool:
+        return coin.created <= tip - self.coin_age + 1
+
     def cmd_balance(self, params: dict) -> list:
         tip = self.tip()
         with self._wallet_lock:
             confirmed = sum((c.amount for c in self._coins if c.created <= tip), Decimal(0))
             unconfirmed = sum((c.amount for c in self._coins if c.created > tip), Decimal(0))
+            sendable = sum((c.amount for c in self._coins if self._spendable(c, tip)), Decimal(0))
             count = sum(1 for c in self._coins if c.created <= tip)
         return [{"token": "Minima", "tokenid": "0x00", "confirmed": str(confirmed),
-                 "unconfirmed": str(unconfirmed), "sendable": str(confirmed), "coins": str(count),
+                 "unconfirmed": str(unconfirmed), "sendable": str(sendable), "coins": str(count),
                  "total": "1000000000"}]
 
     def cmd_getaddress(self, params: dict) -> dict:
         return {"address": self.address, "miniaddress": "MX" + self.address[2:34], "script": "RETURN TRUE"}
 
     def cmd_send(self, params: dict) -> dict:
+        if self.wallet_password is None and "password" in params:
+            raise _RefusedError("WalletDB NOT Locked! Password Invalid")
         if self.wallet_password is not None:
             given = params.get("password")
             if given is None:
@@ -261,15 +275,17 @@ class SimulatedNode:
         with self._send_lock:  # the node mines one transaction at a time
             tip = self.tip()
             with self._wallet_lock:
-                spendable = sorted((c for c in self._coins if c.created <= tip), key=lambda c: c.amount)
+                spendable = sorted((c for c in self._coins if self._spendable(c, tip)), key=lambda c: c.amount)
                 used, total = [], Decimal(0)
                 for coin in spendable:
                     if total >= amount:
                         break
                     used.append(coin)
                     total += coin.amount
-                if total < amount:
+                if not spendable:
                     raise _RefusedError(NO_COINS)
+                if total < amount:
+                    raise _RefusedMessage(f"Insufficient funds.. you only have {total} require:{amount}")
                 for coin in used:
                     self._coins.remove(coin)
             if self.send_time > 0:

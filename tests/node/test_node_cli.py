@@ -290,3 +290,30 @@ def test_a_batch_killed_mid_way_resumes_with_every_hash_stamped_exactly_once(mak
     assert len(hashes) == 6 and all(job.state == "confirmed" for job in history.search(kind="stamp", limit=100))
     for digest in hashes:
         assert len(sandbox.ledger.records_in_blocks(0, 10**9, digest)) == 1, digest
+
+
+def test_coins_that_need_several_blocks_before_they_can_be_spent_are_waited_for(make_node, tmp_path, data_dir):
+    """A node may ask for a coin age of several blocks (coinage): the sends wait, nothing fails."""
+    node = make_node(coin_age=3)
+    files = make_files(tmp_path, 3)
+    history = History(data_dir / "history.sqlite3")
+    submitter = NodeStampClient(MinimaNode(node.url), history, confirmations=1)
+    engine = Engine(history, submitter, confirm=ConfirmPolicy.for_block_time(0.2))
+    ids = engine.add_files("stamp", files)
+    assert engine.wait_idle(60)
+    engine.shutdown()
+    assert [history.get_job(i).state for i in ids] == ["confirmed"] * 3
+    assert node.sends == 3 and submitter.sent == 3
+
+
+def test_refusals_worded_in_message_and_a_password_for_an_unlocked_wallet_read_plainly(sim_node):
+    from integritas_gui.core.minima_node import INTEGRITAS_ADDRESS, STAMP_AMOUNT, NodeError
+
+    with MinimaNode(sim_node.url) as node:
+        with pytest.raises(NodeError) as too_much:
+            node.send(INTEGRITAS_ADDRESS, "99999999")  # more than the wallet holds
+        assert too_much.value.kind == "no_coins" and "Insufficient funds" in too_much.value.message
+        with pytest.raises(NodeError) as unlocked:
+            node.send(INTEGRITAS_ADDRESS, STAMP_AMOUNT, password="not-needed")
+        assert unlocked.value.kind == "refused" and "not locked" in unlocked.value.message
+        assert "not-needed" not in unlocked.value.message
