@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     node.add_argument("--node-shape", choices=["private", "live"], default="private",
                       help="private: a stamp is its own block (one id); live: listed in a block (two ids)")
     node.add_argument("--node-coins", type=int, default=1, help="coins in the node's wallet (default 1)")
+    node.add_argument("--node-coin-age", type=int, default=1,
+                      help="blocks a coin must be deep before it can be spent (default 1)")
     return parser
 
 
@@ -86,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             node = SimulatedNode(server.ledger, args.host, args.node_port, rpc_password=args.node_password,
                                  wallet_password=args.node_wallet_password, send_time=args.node_send_time,
                                  keep_blocks=args.node_keep_blocks or None, lag_blocks=args.node_lag,
-                                 shape=args.node_shape, coins=args.node_coins).start()
+                                 shape=args.node_shape, coins=args.node_coins,
+                                 coin_age=args.node_coin_age).start()
         except OSError as exc:
             server.close()
             print(f"integritas-sandbox: cannot listen on {args.host}:{args.node_port} "
