@@ -115,7 +115,7 @@ def keep_node_answer(history, node, digest: str, verdict) -> None:
 def run_verify(args: argparse.Namespace, out: Output, kind: str) -> int:
     """verify/check --node: every file (or --hash) on the node, with the levels."""
     from integritas_gui.core.hexhash import normalise
-    from integritas_gui.core.minima_node import NodeError
+    from integritas_gui.core.minima_node import NodeError, StampListing
     from integritas_gui.core.node_verify import Level, check_on_node, local_level
     from integritas_gui.core.walk import expand_paths
 
@@ -139,7 +139,7 @@ def run_verify(args: argparse.Namespace, out: Output, kind: str) -> int:
         else:
             items.append((item.path, *_local(item.path, history)))
     try:
-        candidates = node.txpows_at()
+        candidates = StampListing(node.txpows_at())
     except NodeError as exc:  # the node cannot be asked at all: one plain line
         node.close()
         raise CliError(exc.message, EXIT_SERVICE) from None

@@ -194,6 +194,35 @@ class NodeStamp:
                 "on_chain": self.on_chain}
 
 
+class StampListing:
+    """The TxPoWs paying the Integritas address, indexed by their state port 99 (lower-case hex
+    without 0x), so a batch of files is looked up in one pass over the node's answer."""
+
+    def __init__(self, txpows: list[TxPoW]):
+        self.txpows = txpows
+        self.by_state: dict[str, list[TxPoW]] = {}
+        self.bare_blocks: list[TxPoW] = []  # blocks without a state of their own but with a txnlist
+        for txpow in txpows:
+            value = txpow.state_value()
+            if value is not None:
+                self.by_state.setdefault(value.lower().removeprefix("0x"), []).append(txpow)
+            elif txpow.is_block and txpow.txnlist:
+                self.bare_blocks.append(txpow)
+
+    def resolve(self, node: "MinimaNode") -> None:
+        """Fetch, once, the transactions that listed blocks carry in their txnlist, and index them."""
+        while self.bare_blocks:
+            block = self.bare_blocks.pop()
+            for txn_id in block.txnlist:
+                inner = node.txpow(txn_id)
+                value = inner.state_value() if inner is not None else None
+                if value is not None:
+                    self.by_state.setdefault(value.lower().removeprefix("0x"), []).append(inner)
+
+    def __len__(self) -> int:
+        return len(self.txpows)
+
+
 # ---- the client ---------------------------------------------------------------------------------
 def _classify_refusal(command: str, error: str) -> NodeError:
     text = error.lower()
@@ -374,20 +403,17 @@ class MinimaNode:
                             f"{age / 60:.0f} min old. Let it catch up (it may be syncing), then try again.")
         return status
 
-    def find_stamps(self, digest: str, *, candidates: list[TxPoW] | None = None) -> list[NodeStamp]:
+    def find_stamps(self, digest: str, *, candidates: "list[TxPoW] | StampListing | None" = None
+                    ) -> list[NodeStamp]:
         """Every stamp of the 64-hex ``digest`` the node's unpruned chain (or mempool) holds, found by
         the Integritas address and state port 99, followed to its block. Oldest block first."""
-        wanted = "0x" + digest.lower().removeprefix("0x")
-        listed = candidates if candidates is not None else self.txpows_at(INTEGRITAS_ADDRESS)
+        wanted = digest.lower().removeprefix("0x")
+        listing = candidates if isinstance(candidates, StampListing) else StampListing(
+            candidates if candidates is not None else self.txpows_at(INTEGRITAS_ADDRESS))
+        listing.resolve(self)
         found: dict[str, TxPoW] = {}
-        for txpow in listed:
-            if same_hex(txpow.state_value(), wanted):
-                found.setdefault(txpow.txpowid.upper(), txpow)
-            elif txpow.is_block and txpow.txnlist and txpow.state_value() is None:
-                for txn_id in txpow.txnlist:  # a block listed for a transaction it carries
-                    inner = self.txpow(txn_id)
-                    if inner is not None and same_hex(inner.state_value(), wanted):
-                        found.setdefault(inner.txpowid.upper(), inner)
+        for txpow in listing.by_state.get(wanted, ()):
+            found.setdefault(txpow.txpowid.upper(), txpow)
         stamps = [self.follow(digest, txpow) for txpow in found.values()]
         return sorted(stamps, key=lambda s: (not s.on_chain, s.block or 0))
 

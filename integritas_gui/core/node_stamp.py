@@ -24,7 +24,7 @@ from integritas_gui.core.client import ChainRecord, CheckResult, ServiceError, S
 from integritas_gui.core.history import History
 from integritas_gui.core.minima_node import (
     DEFAULT_CONFIRMATIONS, INTEGRITAS_ADDRESS, MAX_SPLIT, STAMP_AMOUNT, STATE_PORT, MinimaNode, NodeError,
-    NodeStamp, TxPoW,
+    NodeStamp, StampListing,
 )
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class NodeStampClient:
         self.resumed_without_send = 0
         self._send_lock = threading.Lock()
         self._listing_lock = threading.Lock()
-        self._listing: tuple[float, list[TxPoW]] | None = None
+        self._listing: tuple[float, StampListing] | None = None
         self._status_checked = 0.0
         self._closing = threading.Event()
         self._node_version: str | None = None
@@ -77,12 +77,12 @@ class NodeStampClient:
         self.node.close()
 
     # ---- what the node holds ------------------------------------------------------------------
-    def _candidates(self) -> list[TxPoW]:
+    def _candidates(self) -> StampListing:
         """The node's TxPoWs to the Integritas address, shared by the polls of one moment."""
         with self._listing_lock:
             now = time.monotonic()
             if self._listing is None or now - self._listing[0] > self.listing_ttl:
-                self._listing = (now, self.node.txpows_at(INTEGRITAS_ADDRESS))
+                self._listing = (now, StampListing(self.node.txpows_at(INTEGRITAS_ADDRESS)))
             return self._listing[1]
 
     def _forget_listing(self) -> None:
@@ -246,16 +246,19 @@ class NodeStampClient:
 
 
 class StampRouter:
-    """The engine's client when the user stamps with their own node: stamps go out from the node,
-    and the node follows them; everything else (checks, verifications, reports) asks the service."""
+    """The engine's client when the user has a node: with ``stamp_with_node`` stamps go out from the
+    node, and the node follows them; checks, verifications and reports ask the service, and each
+    verification asks the node too (the "your node" level)."""
 
-    def __init__(self, service: Any, node: NodeStampClient):
+    def __init__(self, service: Any, node: NodeStampClient, *, stamp_with_node: bool = True):
         self.service = service
         self.node = node
+        self.stamp_with_node = stamp_with_node
 
     @property
     def base_url(self) -> str:
-        return self.node.base_url  # recorded with each job queued: stamps of this engine are node stamps
+        # recorded with each job queued: the stamps of this engine go out from the node
+        return self.node.base_url if self.stamp_with_node else self.service.base_url
 
     @property
     def concurrency(self) -> int:
@@ -269,7 +272,7 @@ class StampRouter:
         return self.node._job(sha3, ("pending", "submitting")) is not None
 
     def stamp(self, sha3: str) -> StampResult:
-        return self.node.stamp(sha3)
+        return (self.node if self.stamp_with_node else self.service).stamp(sha3)
 
     def check(self, sha3: str) -> CheckResult:
         return (self.node if self._followed_by_node(sha3) else self.service).check(sha3)
@@ -278,7 +281,8 @@ class StampRouter:
         if self._followed_by_node(sha3):
             return self.node.verify(sha3)
         result = self.service.verify(sha3, **options)
-        self.check_on_node(sha3)
+        if options:  # a verification the user asked for (the follow step of a stamp passes none)
+            self.check_on_node(sha3)
         return result
 
     def check_on_node(self, sha3: str) -> None:

@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from integritas_gui.core.minima_node import MinimaNode, NodeError, NodeStamp, TxPoW
+from integritas_gui.core.minima_node import MinimaNode, NodeError, NodeStamp, StampListing, TxPoW
 
 PROVES = {
     "local": "The file is byte for byte the one its receipt describes (SHA3-256, BLAKE3 and every "
@@ -106,7 +106,7 @@ class NodeVerdict:
 
 
 def check_on_node(node: MinimaNode, digest: str, *, expected_blocks: Iterable[int] = (),
-                  candidates: list[TxPoW] | None = None) -> NodeVerdict:
+                  candidates: list[TxPoW] | StampListing | None = None) -> NodeVerdict:
     """Is ``digest`` stamped on the node's chain? ``expected_blocks``: blocks a receipt, the history
     or the service named (a block the node no longer holds is pruned, not "not on chain")."""
     try:

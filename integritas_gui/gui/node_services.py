@@ -45,9 +45,11 @@ def open_node(settings: Any, dirs: Any, simulated: Any = None) -> Any:
 
 
 def node_router(service: Any, history: Any, settings: Any, dirs: Any, simulated: Any = None) -> Any:
+    """Stamps through the node when the user chose so; verifications ask the node too (always in
+    trial mode, where the simulated node shares the sandbox's chain)."""
     from integritas_gui.core.node_stamp import NodeStampClient, StampRouter
 
     submitter = NodeStampClient(open_node(settings, dirs, simulated), history,
                                 confirmations=int(settings.node_confirmations),
                                 wallet_password=os.environ.get("INTEGRITAS_NODE_WALLET_PASSWORD") or None)
-    return StampRouter(service, submitter)
+    return StampRouter(service, submitter, stamp_with_node=getattr(settings, "stamp_with", "service") == "node")

@@ -105,7 +105,7 @@ def start_services(dirs, settings, secrets, *, base_url: str | None = None,
         from integritas_gui.gui.node_services import start_simulated_node
 
         node = start_simulated_node(sandbox)
-    if getattr(settings, "stamp_with", "service") == "node":
+    if getattr(settings, "stamp_with", "service") == "node" or node is not None:
         from integritas_gui.gui.node_services import node_router
 
         client = node_router(client, history, settings, dirs, node)

@@ -73,7 +73,8 @@ class SimulatedNode:
     def __init__(self, ledger: Ledger, host: str = "127.0.0.1", port: int = 0, *,
                  rpc_password: str | None = None, wallet_password: str | None = None,
                  send_time: float = 1.2, keep_blocks: int | None = 2000, lag_blocks: int = 0,
-                 shape: str = "private", coins: int = 1, coin_amount: str = "10000", coin_age: int = 1):
+                 shape: str = "private", coins: int = 1, coin_amount: str = "10000", coin_age: int = 1,
+                 list_blocks: bool = False):
         if shape not in ("private", "live"):
             raise ValueError("shape must be 'private' or 'live'")
         self.ledger = ledger
@@ -85,6 +86,7 @@ class SimulatedNode:
         self.lag_blocks = int(lag_blocks)
         self.shape = shape
         self.coin_age = max(1, int(coin_age))  # blocks on top of a coin before it can be spent
+        self.list_blocks = list_blocks  # `txpow address:` lists the blocks carrying stamps, not the stamps
         self.address = random_id()
         self._send_lock = threading.Lock()
         self._wallet_lock = threading.Lock()
@@ -215,6 +217,8 @@ class SimulatedNode:
             if not same_hex(params["address"], INTEGRITAS_ADDRESS):
                 return []
             rows = self.ledger.records_in_blocks(max(self._oldest(tip), 0), self.ledger.height() + 1)
+            if self.list_blocks:
+                return [self._block(n) for n in sorted({r[1] for r in rows if r[1] <= tip})]
             # stamps not in a block yet are in the mempool: listed, but not on chain
             return [self._transaction(r) if r[1] <= tip else
                     self._txpow(r[4], r[1], r[2], is_block=False, is_transaction=True, digest=r[0], txnlist=[])

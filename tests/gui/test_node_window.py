@@ -39,12 +39,18 @@ def test_stamp_with_my_node_in_trial_mode_shows_the_three_levels(qtbot, make_win
     assert levels_of(panel)["local"].status == "pass"
 
 
-def test_a_service_stamp_shows_the_node_level_as_not_asked(qtbot, make_window, tmp_path):
+def test_a_file_stamped_through_the_service_is_verified_on_the_node_too(qtbot, make_window, tmp_path):
     window = make_window()
     path = make_file(tmp_path, "plain.pdf")
     row = stamp_and_confirm(qtbot, window, path)
+    assert window.services.node.sends == 0  # stamped by the (simulated) service
     levels = levels_of(show_details(qtbot, window, row.job_id, "confirmed"))
     assert levels["service"].status == "pass" and levels["node"].status == "not_checked"
+    window.add_paths([path], "verify")
+    verify = wait_row(qtbot, window, path, {"done"}, kind="verify")
+    levels = levels_of(show_details(qtbot, window, verify.job_id, "done"))
+    assert levels["service"].status == "pass"
+    assert levels["node"].status == "pass" and levels["node"].details["block_number"] == row.block_number
 
 
 def test_node_settings_are_saved_and_the_password_goes_to_the_keyring(qtbot, memory_keyring):

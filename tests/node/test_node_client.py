@@ -159,3 +159,22 @@ def test_a_slow_send_is_waited_for(make_node):
         started = time.monotonic()
         node.send(INTEGRITAS_ADDRESS, STAMP_AMOUNT, state=stamp_state(HASH_A))
         assert time.monotonic() - started >= 0.3
+
+
+def test_stamps_are_found_when_the_node_lists_the_blocks_that_carry_them(make_node, sandbox):
+    """Live shape, with `txpow address:` answering block TxPoWs: the stamps are in their txnlist."""
+    sim = make_node(shape="live", list_blocks=True)
+    client = fast_client(sandbox.base_url, sandbox.api_key)
+    try:
+        client.stamp(HASH_A)
+        client.stamp(HASH_B)
+    finally:
+        client.close()
+    wait_blocks(sandbox.ledger, 2)
+    with MinimaNode(sim.url) as node:
+        listed = node.txpows_at()
+        assert listed and all(t.is_block and t.state_value() is None for t in listed)
+        [a] = node.find_stamps(HASH_A)
+        [b] = node.find_stamps(HASH_B)
+    assert a.on_chain and b.on_chain and a.transaction_id != b.transaction_id
+    assert a.block == sandbox.ledger.confirmed(HASH_A)[0].block_number
