@@ -121,7 +121,7 @@ def check_on_node(node: MinimaNode, digest: str, *, expected_blocks: Iterable[in
         status = node.ensure_current()
         for block in sorted(set(b for b in expected_blocks if b is not None)):
             if block <= status.block and not node.holds_block(block):
-                return NodeVerdict("pruned", message=f"block {block} is {PRUNED}")
+                return NodeVerdict("pruned", message=f"block {block:,} is {PRUNED}")
         return NodeVerdict("not_found", message="your node's chain holds no stamp of this hash "
                                                 "(it looked in every block it keeps)")
     except NodeError as exc:

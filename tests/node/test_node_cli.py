@@ -317,3 +317,12 @@ def test_refusals_worded_in_message_and_a_password_for_an_unlocked_wallet_read_p
             node.send(INTEGRITAS_ADDRESS, STAMP_AMOUNT, password="not-needed")
         assert unlocked.value.kind == "refused" and "not locked" in unlocked.value.message
         assert "not-needed" not in unlocked.value.message
+
+
+def test_node_status_says_whether_the_app_can_talk_to_the_node(run_cli, make_node, monkeypatch):
+    node = make_node(rpc_password="pw-for-status", coins=2)
+    code, _, err = run_cli("node", "status", "--node", node.url)
+    assert code == 3 and "401" in err
+    monkeypatch.setenv("INTEGRITAS_NODE_PASSWORD", "pw-for-status")
+    code, [line], _ = run_cli("node", "status", "--node", node.url)
+    assert code == 0 and line["coins"] == 2 and line["block"] > 0 and line["locked"] is False
