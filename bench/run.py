@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as c
 
 SCRIPTS = ("single_file", "many_files", "memory", "gui_stall", "startup", "batch", "rate_limit",
-           "history_search")
+           "history_search", "node_stamps")
 
 
 def machine() -> str:

@@ -118,7 +118,7 @@ def _overrides(args: argparse.Namespace):
 
     values: dict[str, Any] = {}
     for option, name in (("base_url", "service"), ("proxy", "proxy"), ("workers", "hash-workers"),
-                         ("request_timeout", "request-timeout")):
+                         ("request_timeout", "request-timeout"), ("confirmations", "node-confirmations")):
         text = getattr(args, option, None)
         if text is not None:
             values.update(setting_override(name, str(text)))
@@ -127,8 +127,9 @@ def _overrides(args: argparse.Namespace):
         force_sandbox=getattr(args, "sandbox", False), max_retries=getattr(args, "retries", None)))
 
 
-def _session(args: argparse.Namespace, out: Output):
-    """History, client and engine for a command that talks to the service (trial sandbox included)."""
+def _session(args: argparse.Namespace, out: Output, *, stamp_client=None):
+    """History, client and engine for a command that talks to the service (trial sandbox included),
+    or, with ``stamp_client`` (see open_session), to the user's own node."""
     from integritas_gui.core.client import ServiceError
     from integritas_gui.core.secrets import SecretStore
     from integritas_gui.core.settings import load_settings
@@ -138,9 +139,11 @@ def _session(args: argparse.Namespace, out: Output):
     _, dirs = _history(args, open_store=False)
     try:
         session = open_session(dirs, load_settings(dirs.settings_file), SecretStore(dirs.config),
-                               overrides=overrides)
+                               overrides=overrides, stamp_client=stamp_client)
     except ServiceError as exc:
         raise CliError(exc.message, EXIT_BAD_INPUT) from None
+    if stamp_client is not None:
+        return session  # the node, not a service, answers: its results carry no sandbox mark
     out.sandbox = session.trial
     if session.trial:
         print(f"integritas: trial mode: the local sandbox on this computer, not a real blockchain "
@@ -335,8 +338,8 @@ class BatchWatcher:
 
 
 def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool = True,
-               report: bool = False) -> tuple[int, list[int], Any]:
-    session = _session(args, out)
+               report: bool = False, session: Any = None) -> tuple[int, list[int], Any]:
+    session = session or _session(args, out)
     history, engine = session.history, session.engine
     settle = {"done", "failed", "cancelled", "confirmed"} | ({"pending"} if not wait else set())
     watcher = BatchWatcher(history, out, settle)
@@ -385,18 +388,30 @@ def _print_unprinted(watcher: BatchWatcher, jobs, states: set[str]) -> None:
 
 
 def cmd_stamp(args: argparse.Namespace, out: Output) -> int:
+    if args.node:
+        from integritas_gui.cli_node import run_stamp
+
+        return run_stamp(args, out)
     return _run_batch(args, out, "stamp", wait=args.wait)[0]
 
 
 def cmd_check(args: argparse.Namespace, out: Output) -> int:
     if not args.paths and not args.hash:
         raise CliError("Give files to check, or --hash HEX.", EXIT_BAD_INPUT)
+    if args.node:
+        from integritas_gui.cli_node import run_verify
+
+        return run_verify(args, out, "check")
     return _run_batch(args, out, "check")[0]
 
 
 def cmd_verify(args: argparse.Namespace, out: Output) -> int:
     if not args.paths and not args.hash:
         raise CliError("Give files to verify, or --hash HEX.", EXIT_BAD_INPUT)
+    if args.node:
+        from integritas_gui.cli_node import run_verify
+
+        return run_verify(args, out, "verify")
     code, ids, history = _run_batch(args, out, "verify", report=bool(args.report))
     if args.report:
         target = Path(args.report)
@@ -427,7 +442,12 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, out: Output) -> int:
-    session = _session(args, out)
+    stamp_client = None
+    if args.node:
+        from integritas_gui.cli_node import node_submitter
+
+        stamp_client = lambda history, settings: node_submitter(args, history, settings)  # noqa: E731
+    session = _session(args, out, stamp_client=stamp_client)
     history, engine = session.history, session.engine
     settle = {"done", "failed", "cancelled", "confirmed"} | ({"pending"} if not args.wait else set())
     watcher = BatchWatcher(history, out, settle)
@@ -506,6 +526,12 @@ def cmd_receipt(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def cmd_node(args: argparse.Namespace, out: Output) -> int:
+    from integritas_gui.cli_node import run_status
+
+    return run_status(args, out)
+
+
 # ---- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -544,11 +570,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="follow each stamp until it is confirmed")
     p.add_argument("--again", action="store_true", help="stamp files this history already stamped")
     p.add_argument("--timeout", type=float, default=None, help="stop waiting after SECONDS")
+    _node_options(p)
+    p.add_argument("--confirmations", metavar="BLOCKS",
+                   help="blocks deep a stamp sent from your node must be (default: "
+                        "`integritas config get node-confirmations`)")
     p.set_defaults(func=cmd_stamp)
 
     p = sub.add_parser("check", parents=[common, service], help="is a file's hash on chain?")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--hash", help="check this SHA3-256 hash instead of a file")
+    _node_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("verify", parents=[common, service], help="verify files against the chain")
@@ -557,11 +588,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="OUT.pdf", help="ask for the service's PDF report and save it here")
     p.add_argument("--send-file-details", action="store_true",
                    help="send the file name and size with the verification (printed in the report)")
+    _node_options(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("resume", parents=[common, service], help="continue what an interrupted run left")
     p.add_argument("--wait", action="store_true", help="follow pending stamps until confirmed")
     p.add_argument("--timeout", type=float, default=None)
+    _node_options(p)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("history", parents=[common], help="list what was done, newest first")
@@ -585,7 +618,17 @@ def build_parser() -> argparse.ArgumentParser:
     from integritas_gui.config_command import add_config_parser
 
     add_config_parser(sub, common)
+    p = sub.add_parser("node", parents=[common], help="your own Minima node: can the app reach it?")
+    p.add_argument("action", choices=["status"])
+    p.add_argument("--node", metavar="URL",
+                   help="the node's RPC address (default: `integritas config get node-url`)")
+    p.set_defaults(func=cmd_node)
     return parser
+
+
+def _node_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--node", metavar="URL", help="use your own Minima node's RPC (e.g. http://127.0.0.1:9005; "
+                   "password: INTEGRITAS_NODE_PASSWORD or the keyring), no API key needed")
 
 
 def main(argv: list[str] | None = None) -> int:

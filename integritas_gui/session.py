@@ -5,14 +5,19 @@ from the settings file; the environment (``overrides_from_env``) and command-lin
 (``Overrides``) override them for one run without changing the file. Nothing here imports Qt.
 
 Trial mode: with the service set to ``sandbox``, or with no API key and no service given for this
-run, a local sandbox is started (``start_trial_sandbox``) with its ledger in the data folder.
+run, a local sandbox is started (``start_trial_sandbox``) with its ledger in the data folder, and a
+simulated Minima node on the same ledger (``start_simulated_node``).
+
+The user's own Minima node: with ``stamp_with`` set to ``node`` (or a simulated node running), the
+engine's client is a StampRouter (``node_router``): stamps go out from the node when chosen, and
+verifications ask the node too.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -32,6 +37,8 @@ log = logging.getLogger(__name__)
 SANDBOX_BLOCK_TIME_ENV = "INTEGRITAS_SANDBOX_BLOCK_TIME"
 DEFAULT_BLOCK_TIME = 50.0  # seconds between the trial sandbox's blocks, as on Minima
 SANDBOX_LEDGER_NAME = "sandbox-ledger.sqlite3"
+NODE_SEND_TIME_ENV = "INTEGRITAS_SANDBOX_NODE_SEND_TIME"
+NODE_WALLET_PASSWORD_ENV = "INTEGRITAS_NODE_WALLET_PASSWORD"
 # Older names, still read when the new one is not set.
 DEPRECATED_ENV = {"INTEGRITAS_SERVICE": "INTEGRITAS_BASE_URL",
                   SANDBOX_BLOCK_TIME_ENV: "INTEGRITAS_BLOCK_TIME"}
@@ -141,6 +148,7 @@ class Session:
     sandbox: TrialSandbox | None = None
     block_time: float | None = None
     settings_path: Any = None
+    node: Any = None  # the simulated Minima node of trial mode (sandbox/node.py)
 
     @property
     def trial(self) -> bool:
@@ -151,9 +159,10 @@ class Session:
         return self.client.base_url
 
     def shutdown(self, *, keep_history: bool = False) -> None:
-        """Stop the engine (waiting for its threads), then the client, sandbox and history (unless
-        ``keep_history``: a caller still reading results)."""
+        """Stop the engine (waiting for its threads), then the client, simulated node, sandbox and
+        history (unless ``keep_history``: a caller still reading results)."""
         for step in (lambda: self.engine.shutdown(wait=True), self.client.close,
+                     lambda: self.node and self.node.stop(),
                      lambda: self.sandbox and self.sandbox.close(),
                      lambda: keep_history or self.history.close()):
             try:
@@ -168,6 +177,50 @@ def start_trial_sandbox(dirs: AppDirs, block_time: float = DEFAULT_BLOCK_TIME) -
 
     server = SandboxServer(port=0, db=str(dirs.data / SANDBOX_LEDGER_NAME), block_time=block_time)
     return server.start()
+
+
+def start_simulated_node(sandbox: Any) -> Any:
+    """A simulated node on the trial sandbox's ledger (a real node's ~1.2 s per send by default)."""
+    from integritas_gui.sandbox.node import SimulatedNode
+
+    try:
+        send_time = float(os.environ.get(NODE_SEND_TIME_ENV, "1.2"))
+    except ValueError:
+        send_time = 1.2
+    node = SimulatedNode(sandbox.ledger, send_time=send_time).start()
+    log.info("Trial mode: simulated Minima node at %s", node.url)
+    return node
+
+
+def node_url(effective: Settings, simulated: Any) -> str:
+    """The node this session uses: the user's, else (trial mode) the simulated one."""
+    from integritas_gui.core.settings import DEFAULT_NODE_URL
+
+    chosen = (effective.node_url or "").strip()
+    if simulated is not None and chosen in ("", DEFAULT_NODE_URL):
+        return simulated.url
+    return chosen or DEFAULT_NODE_URL
+
+
+def open_node(effective: Settings, dirs: AppDirs, simulated: Any = None) -> Any:
+    from integritas_gui.core.minima_node import MinimaNode
+    from integritas_gui.core.secrets import NodePasswordStore
+
+    url = node_url(effective, simulated)
+    password = None if simulated is not None and url == simulated.url \
+        else NodePasswordStore(dirs.config).get_password()
+    return MinimaNode(url, password)
+
+
+def node_router(service: Any, history: Any, effective: Settings, dirs: AppDirs, simulated: Any = None) -> Any:
+    """Stamps through the node when the user chose so; verifications ask the node too (always in
+    trial mode, where the simulated node shares the sandbox's chain)."""
+    from integritas_gui.core.node_stamp import NodeStampClient, StampRouter
+
+    submitter = NodeStampClient(open_node(effective, dirs, simulated), history,
+                                confirmations=int(effective.node_confirmations),
+                                wallet_password=os.environ.get(NODE_WALLET_PASSWORD_ENV) or None)
+    return StampRouter(service, submitter, stamp_with_node=effective.stamp_with == "node")
 
 
 def client_options(effective: Settings, overrides: Overrides, *, trial: bool) -> dict[str, Any]:
@@ -197,9 +250,16 @@ def build_engine(history, client, effective: Settings, dirs: AppDirs, *,
     )
 
 
+StampClient = Callable[[Any, Settings], Any]  # (history, effective settings) -> the engine's client
+
+
 def open_session(dirs: AppDirs, settings: Settings, secrets, *, overrides: Overrides | None = None,
-                 settings_path=None, background_priority: bool = False) -> Session:
+                 settings_path=None, background_priority: bool = False,
+                 stamp_client: StampClient | None = None) -> Session:
     """Open the history, choose the service (given, or the trial sandbox), start the engine.
+
+    ``stamp_client`` makes the engine's client on the session's history instead of the service's
+    (`stamp --node`: the node's NodeStampClient); no service and no sandbox are needed then.
 
     Raises BadInput (a plain message) when a service was given for this run but no API key."""
     from integritas_gui.core.client import IntegritasClient
@@ -211,8 +271,9 @@ def open_session(dirs: AppDirs, settings: Settings, secrets, *, overrides: Overr
     service = effective.base_url
     api_key = None if overrides.force_sandbox else (overrides.api_key or secrets.get_api_key())
     given = "base_url" in overrides.settings
-    trial = overrides.force_sandbox or service == SANDBOX_SERVICE or (not api_key and not given)
-    if not trial and not api_key:
+    trial = stamp_client is None and (overrides.force_sandbox or service == SANDBOX_SERVICE
+                                      or (not api_key and not given))
+    if stamp_client is None and not trial and not api_key:
         raise BadInput(f"No API key for {service}: store one with `integritas config set api-key -` "
                        "(or Settings in the window), or set INTEGRITAS_API_KEY. Keys come from your "
                        "profile on integritas.technology.")
@@ -224,19 +285,27 @@ def open_session(dirs: AppDirs, settings: Settings, secrets, *, overrides: Overr
         service, api_key = sandbox.base_url, sandbox.api_key
         log.info("Trial mode: local sandbox at %s (block time %.1f s)", service, block_time)
     register_secret(api_key)
-    history = client = None
+    history = client = node = None
     try:
         history = History(dirs.history_db)
-        client = IntegritasClient(service, api_key, **client_options(effective, overrides, trial=trial))
+        if stamp_client is not None:
+            client = stamp_client(history, effective)
+        else:
+            client = IntegritasClient(service, api_key, **client_options(effective, overrides, trial=trial))
+            if trial:
+                node = start_simulated_node(sandbox)
+            if effective.stamp_with == "node" or node is not None:
+                client = node_router(client, history, effective, dirs, node)
         if not trial and not client.is_loopback:
             block_time = None  # the real chain's pace, whatever the sandbox variable says
         engine = build_engine(history, client, effective, dirs, block_time=block_time,
                               background_priority=background_priority)
     except BaseException:
-        for part in (client, sandbox, history):
-            if part is not None:
-                part.close()
+        for close in (client and client.close, node and node.stop, sandbox and sandbox.close,
+                      history and history.close):
+            if close:
+                close()
         raise
     return Session(dirs=dirs, settings=settings, effective=effective, secrets=secrets,
                    history=history, client=client, engine=engine, overrides=overrides,
-                   sandbox=sandbox, block_time=block_time, settings_path=settings_path)
+                   sandbox=sandbox, block_time=block_time, settings_path=settings_path, node=node)

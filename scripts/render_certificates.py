@@ -45,6 +45,26 @@ def run_engine(engine: Engine, kind: str, path: Path) -> int:
     return job_id
 
 
+def stamp_through_node(server: SandboxServer, history: History, work: Path, out: Path) -> Path:
+    """A stamp sent through a simulated Minima node on the sandbox's ledger (live shape: two ids)."""
+    from integritas_gui.core.minima_node import MinimaNode
+    from integritas_gui.core.node_stamp import NodeStampClient
+    from integritas_gui.sandbox.node import SimulatedNode
+
+    node = SimulatedNode(server.ledger, send_time=0, shape="live").start()
+    submitter = NodeStampClient(MinimaNode(node.url), history, confirmations=3)
+    engine = Engine(history, submitter, confirm=ConfirmPolicy.for_block_time(BLOCK_TIME))
+    try:
+        path = work / "Board minutes 2026-11.pdf"
+        path.write_bytes(deterministic_bytes(180_000, "minutes"))
+        job_id = run_engine(engine, "stamp", path)
+        return certificate_for_job(history, job_id, out / "certificate-node.pdf")
+    finally:
+        engine.shutdown()
+        submitter.close()
+        node.stop()
+
+
 def render_pdfs(work: Path, out: Path) -> dict[str, Path]:
     """Stamp, change, verify against the sandbox; return {case: certificate PDF}."""
     server = SandboxServer("127.0.0.1", 0, block_time=BLOCK_TIME)
@@ -68,6 +88,8 @@ def render_pdfs(work: Path, out: Path) -> dict[str, Path]:
             handle.write(b"signed")
         changed_id = run_engine(engine, "verify", stamped)
         pdfs["changed"] = certificate_for_job(history, changed_id, out / "certificate-changed.pdf")
+
+        pdfs["node"] = stamp_through_node(server, history, work, out)
 
         unknown = work / UNKNOWN_NAME
         unknown.write_bytes(deterministic_bytes(150_000, "photos"))

@@ -26,6 +26,7 @@ FIGURES = (
     "batch client CPU per file",
     "rate-limited batch request rate",
     "history search 100,000 entries",
+    "stamps per minute through the node",
 )
 
 

@@ -69,6 +69,7 @@ from integritas_gui.core.display import format_size as human_size
 from integritas_gui.core.display import format_utc
 from integritas_gui.core.errors import BadInput, FileProblem
 from integritas_gui.core.receipts import (
+    NODE_STAMP_ENDPOINT,
     Receipt,
     ReceiptCheck,
     describe_range,
@@ -553,7 +554,8 @@ def _story(receipt: Receipt, verification: Mapping[str, Any] | None, generated_a
     records = _merged_records(receipt, verification)
     service = _service_url(receipt, verification)
     stamp_service = public_base_url(receipt.stamp_request.base_url) if receipt.stamp_request else None
-    sandbox = is_sandbox_url(service) or is_sandbox_url(stamp_service)
+    sandbox = is_sandbox_url(service) or is_sandbox_url(stamp_service) or any(
+        "sandbox" in str(e.get("node_version") or "") for e in receipt.node_evidence)
 
     story.append(Paragraph(f"{html.escape(APP_NAME.upper())} \u00b7 LOCAL CERTIFICATE", styles["kicker"]))
     verdict = _verdict(receipt, verification, records)
@@ -670,6 +672,9 @@ def _story(receipt: Receipt, verification: Mapping[str, Any] | None, generated_a
                 story.append(_rows_table(rows, styles, label_width, width))
                 story.append(Spacer(1, 2 * mm))
 
+    from integritas_gui.core.certificate_node import node_evidence_story
+
+    story += node_evidence_story(receipt, styles, width, label_width)
     story += _section("How this was verified", styles)
     rows = []
     if verification and verification.get("checked_at"):
@@ -686,7 +691,9 @@ def _story(receipt: Receipt, verification: Mapping[str, Any] | None, generated_a
             if is_sandbox_url(url):
                 text += f' <font color="#b42318"><b>({html.escape(SANDBOX_WARNING)})</b></font>'
             rows.append((label, Paragraph(text, styles["body"])))
-    if not service:
+    if receipt.stamp_request is not None and receipt.stamp_request.endpoint == NODE_STAMP_ENDPOINT:
+        rows.append(("Stamped through", Paragraph("your own Minima node (no service involved)", styles["body"])))
+    elif not service:
         rows.append(("Service", Paragraph("none recorded", styles["body"])))
     story.append(_rows_table(rows, styles, label_width, width))
 

@@ -107,6 +107,40 @@ MIGRATIONS: list[Any] = [
     lambda db: _migration_2(db),
     # 3: the status-change time of a hashed file, so an unchanged file is known without reading it
     "ALTER TABLE jobs ADD COLUMN ctime_ns INTEGER",
+    # 4: stamps sent and confirmed through the user's own Minima node (core/node_evidence.py)
+    """
+    CREATE TABLE node_sends (
+        job_id      INTEGER PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+        sha3_256    TEXT NOT NULL,
+        node_url    TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        tip_before  INTEGER,
+        unmined_id  TEXT,
+        at          TEXT NOT NULL
+    );
+    CREATE TABLE node_evidence (
+        id             INTEGER PRIMARY KEY,
+        sha3_256       TEXT NOT NULL,
+        node_url       TEXT NOT NULL,
+        transaction_id TEXT NOT NULL,
+        txpow_id       TEXT,
+        block_number   INTEGER,
+        block_date     TEXT,
+        confirmations  INTEGER,
+        tip            INTEGER,
+        node_version   TEXT,
+        checked_at     TEXT NOT NULL,
+        UNIQUE (sha3_256, transaction_id)
+    );
+    CREATE INDEX node_evidence_by_hash ON node_evidence (sha3_256);
+    CREATE TABLE node_checks (
+        sha3_256   TEXT PRIMARY KEY,
+        node_url   TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        message    TEXT,
+        checked_at TEXT NOT NULL
+    );
+    """,
 ]
 
 RECORD_FIELDS = ("block_number", "block_date", "txpow_id", "transaction_id", "matched_hash")

@@ -28,7 +28,19 @@ def receipt_for_job(history: History, job_id: int) -> Receipt:
             message=response.get("message"), request_id=response.get("request_id"),
             newly_anchored=response.get("newly_anchored"), raw=None, verification=None,
         )
-        receipt = receipt.with_stamp(job.base_url, stamp, at=job.submitted_at, now=job.updated_at)
+        from integritas_gui.core.node_evidence import journal_entry
+        from integritas_gui.core.receipts import NODE_STAMP_ENDPOINT
+
+        if journal_entry(history, job.id) is not None:  # sent from the user's own node, not a service
+            receipt = receipt.with_stamp(None, stamp, at=job.submitted_at, now=job.updated_at,
+                                         endpoint=NODE_STAMP_ENDPOINT)
+        else:
+            receipt = receipt.with_stamp(job.base_url, stamp, at=job.submitted_at, now=job.updated_at)
     if job.records:
         receipt = receipt.with_confirmation(job.records, confirmed_at=job.confirmed_at, now=job.updated_at)
+    from integritas_gui.core.node_evidence import receipt_evidence
+
+    evidence = receipt_evidence(history, job.sha3_256)
+    if evidence:
+        receipt = receipt.with_node_evidence(evidence, now=job.updated_at)
     return receipt

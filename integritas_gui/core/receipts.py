@@ -31,6 +31,11 @@ from integritas_gui.core.hashing import (  # noqa: F401  (re-exported for caller
 
 RECEIPT_FORMAT = "integritas-receipt"
 RECEIPT_VERSION = 1
+# Minor additions old readers ignore: 1 = node evidence (what the user's own Minima node said).
+RECEIPT_MINOR = 1
+NODE_EVIDENCE_FIELDS = ("block_number", "block_date", "txpow_id", "transaction_id", "confirmations", "tip",
+                        "address", "state_port", "state_data", "node_version", "checked_at")
+NODE_STAMP_ENDPOINT = "minima-node:send"  # stamp.request.endpoint of a stamp sent from the user's node
 SIDECAR_SUFFIX = ".integritas.json"
 MAX_RECEIPT_BYTES = 64 * 1024 * 1024
 STAMP_ENDPOINT = "/v2/timestamp/post"
@@ -199,6 +204,7 @@ class Receipt:
     records: tuple[OnChainRecord, ...] = ()
     confirmed_at: str | None = None
     reports: tuple[ReportRef, ...] = ()
+    node_evidence: tuple[dict, ...] = ()  # what the user's own Minima node said (see NODE_EVIDENCE_FIELDS)
     app_name: str = APP_NAME
     app_version: str = __version__
 
@@ -237,12 +243,12 @@ class Receipt:
 
     def with_stamp(
         self, base_url: str | None, stamp_result: Any = None, *, at: str | None = None,
-        now: str | None = None,
+        now: str | None = None, endpoint: str = STAMP_ENDPOINT,
     ) -> "Receipt":
         """Record the stamp request and the service's answer (a client ``StampResult`` or None)."""
         now = now or utc_now_iso()
         request = StampRequest(
-            endpoint=STAMP_ENDPOINT, base_url=public_base_url(base_url), hash=self.sha3_256,
+            endpoint=endpoint, base_url=public_base_url(base_url), hash=self.sha3_256,
             time=at or now,
         )
         response = None
@@ -312,6 +318,17 @@ class Receipt:
             receipt = receipt.with_confirmation(records, confirmed_at=now, now=now)
         return receipt
 
+    def with_node_evidence(self, evidence: Iterable[Mapping], *, now: str | None = None) -> "Receipt":
+        """Add (or refresh, by transaction id) what the user's own node said about the stamp."""
+        merged = {e.get("transaction_id"): e for e in self.node_evidence}
+        for entry in evidence:
+            kept = {name: entry.get(name) for name in NODE_EVIDENCE_FIELDS}
+            merged[kept["transaction_id"]] = json.loads(json.dumps(kept, default=str))
+        ordered = tuple(sorted(merged.values(), key=lambda e: e.get("block_number") or 0))
+        if ordered == self.node_evidence:
+            return self
+        return replace(self, node_evidence=ordered, updated=now or utc_now_iso())
+
     # -- properties ----------------------------------------------------------------------------
 
     @property
@@ -333,6 +350,7 @@ class Receipt:
         return {
             "format": RECEIPT_FORMAT,
             "version": RECEIPT_VERSION,
+            "minor": RECEIPT_MINOR,
             "file": {
                 "name": self.file_name,
                 "path": self.file_path,
@@ -377,6 +395,7 @@ class Receipt:
                 }
                 for report in self.reports
             ],
+            "node_evidence": [dict(entry) for entry in self.node_evidence],
             "app": {"name": self.app_name, "version": self.app_version},
             "created": self.created,
             "updated": self.updated,
@@ -623,6 +642,23 @@ def _parse_receipt(data: Any) -> Receipt:
             saved_path=entry.str("saved_path", required=False),
         ))
 
+    node_evidence: list[dict] = []
+    for index, raw in enumerate(top.list("node_evidence", required=False) or []):
+        entry = _Fields(raw, f"node_evidence[{index}]")
+        node_evidence.append({
+            "block_number": entry.int("block_number", required=False),
+            "block_date": entry.time("block_date", required=False),
+            "txpow_id": entry.str("txpow_id", required=False),
+            "transaction_id": entry.str("transaction_id"),
+            "confirmations": entry.int("confirmations", required=False),
+            "tip": entry.int("tip", required=False),
+            "address": entry.str("address", required=False),
+            "state_port": entry.int("state_port", required=False),
+            "state_data": entry.str("state_data", required=False),
+            "node_version": entry.str("node_version", required=False),
+            "checked_at": entry.time("checked_at", required=False),
+        })
+
     app = top.obj("app", required=False)
     return Receipt(
         file_name=name,
@@ -641,6 +677,7 @@ def _parse_receipt(data: Any) -> Receipt:
         records=tuple(records),
         confirmed_at=confirmed_at,
         reports=tuple(reports),
+        node_evidence=tuple(node_evidence),
         app_name=(app.str("name", required=False) if app else None) or APP_NAME,
         app_version=(app.str("version", required=False) if app else None) or "unknown",
     )

@@ -43,6 +43,9 @@ def _keyring_backend():
 
 
 class SecretStore:
+    # One secret per store; NodePasswordStore keeps the node's RPC password the same way.
+    account, env_name, file_name = ACCOUNT_NAME, API_KEY_ENV, KEY_FILE_NAME
+
     def __init__(self, config_dir: str | os.PathLike):
         self.config_dir = Path(config_dir)
 
@@ -53,7 +56,7 @@ class SecretStore:
 
     @property
     def key_file(self) -> Path:
-        return self.config_dir / KEY_FILE_NAME
+        return self.config_dir / self.file_name
 
     @property
     def file_fallback_enabled(self) -> bool:
@@ -81,7 +84,7 @@ class SecretStore:
 
     # ---- the key -------------------------------------------------------------------------------
     def get_api_key(self) -> str | None:
-        env = os.environ.get(API_KEY_ENV, "").strip()
+        env = os.environ.get(self.env_name, "").strip()
         if env:
             return env
         if self.file_fallback_enabled:
@@ -93,7 +96,7 @@ class SecretStore:
         if backend is None:
             return None
         try:
-            return backend.get_password(SERVICE_NAME, ACCOUNT_NAME) or None
+            return backend.get_password(SERVICE_NAME, self.account) or None
         except Exception as exc:
             log.warning("Could not read the API key from the keyring: %s", type(exc).__name__)
             return None
@@ -112,14 +115,14 @@ class SecretStore:
                 "This system has no keyring to keep the API key safely. "
                 "Choose 'Keep the key in a file only I can read', or set INTEGRITAS_API_KEY."
             )
-        backend.set_password(SERVICE_NAME, ACCOUNT_NAME, key)
+        backend.set_password(SERVICE_NAME, self.account, key)
 
     def delete_api_key(self) -> None:
         self.key_file.unlink(missing_ok=True)
         backend = _keyring_backend()
         if backend is not None:
             try:
-                backend.delete_password(SERVICE_NAME, ACCOUNT_NAME)
+                backend.delete_password(SERVICE_NAME, self.account)
             except Exception:  # nothing stored is fine
                 pass
 
@@ -131,3 +134,15 @@ class SecretStore:
             out.write(key + "\n")
         os.chmod(tmp, stat.S_IRUSR | stat.S_IWUSR)
         os.replace(tmp, self.key_file)
+
+
+class NodePasswordStore(SecretStore):
+    """The RPC password of the user's own Minima node (INTEGRITAS_NODE_PASSWORD overrides)."""
+
+    account, env_name, file_name = "minima-node-rpc-password", "INTEGRITAS_NODE_PASSWORD", "node-password"
+
+    def get_password(self) -> str | None:
+        return self.get_api_key()
+
+    def set_password(self, password: str) -> None:
+        self.set_api_key(password)

@@ -33,6 +33,10 @@ SEGMENT_CHOICES: tuple[tuple[int, str], ...] = (
     (16 * MIB, "16 MiB"),
 )
 DROP_ACTIONS = ("stamp", "verify", "check")
+DEFAULT_NODE_URL = "http://127.0.0.1:9005"  # a Minima node's RPC port (-rpcenable)
+DEFAULT_NODE_CONFIRMATIONS = 3
+MAX_NODE_CONFIRMATIONS = 100
+STAMP_WITH = ("service", "node")  # the Integritas service, or the user's own Minima node
 
 
 @dataclass
@@ -49,6 +53,10 @@ class Settings:
     drop_action: str = "stamp"
     # Seconds to wait for the service's answer to one request (verifications: SLOW_REQUEST_FACTOR x).
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    # The user's own Minima node (its RPC password is in the keyring: NodePasswordStore).
+    node_url: str = DEFAULT_NODE_URL
+    node_confirmations: int = DEFAULT_NODE_CONFIRMATIONS
+    stamp_with: str = "service"  # one of STAMP_WITH
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,6 +219,28 @@ def parse_request_timeout(text: str) -> float:
     return _number(text, float, 1, MAX_REQUEST_TIMEOUT, "request timeout (seconds)")
 
 
+def check_node_url(text: str) -> str:
+    """The own node's RPC address (http:// when no scheme is given)."""
+    value = str(text).strip().rstrip("/")
+    if value and "://" not in value:
+        value = "http://" + value
+    if _web_address(value) is None:
+        raise SettingError(f"{text!r} is not a node address: give its RPC address, like {DEFAULT_NODE_URL}.")
+    return value
+
+
+def parse_node_confirmations(text: str) -> int:
+    return _number(text, int, 1, MAX_NODE_CONFIRMATIONS, "number of blocks")
+
+
+def parse_stamp_with(text: str) -> str:
+    value = str(text).strip().lower()
+    if value not in STAMP_WITH:
+        raise SettingError(f"{text!r} is not where stamps go: give service (Integritas) or node "
+                           "(your own Minima node).")
+    return value
+
+
 def parse_drop_action(text: str) -> str:
     value = str(text).strip().lower()
     if value not in DROP_ACTIONS:
@@ -255,5 +285,11 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
                parse_bool, _yes_no),
     SettingKey("drop-action", "drop_action", "what the window does with dropped files: "
                + "/".join(DROP_ACTIONS), parse_drop_action),
+    SettingKey("stamp-with", "stamp_with", "where stamps are sent from: service (Integritas) or node "
+               "(your own Minima node)", parse_stamp_with),
+    SettingKey("node-url", "node_url", "your own Minima node's RPC address (its password: "
+               "INTEGRITAS_NODE_PASSWORD or the Settings dialog)", check_node_url),
+    SettingKey("node-confirmations", "node_confirmations", "blocks deep a stamp sent from your node "
+               f"must be to count as confirmed (1-{MAX_NODE_CONFIRMATIONS})", parse_node_confirmations),
 )
 KEYS_BY_NAME = {key.name: key for key in SETTING_KEYS}

@@ -17,6 +17,7 @@ from integritas_gui.gui import status_text as st
 from integritas_gui.gui import theme
 from integritas_gui.core.history import Record
 from integritas_gui.gui.job_details import JobDetails
+from integritas_gui.gui.levels_box import LevelsBox
 from integritas_gui.gui.segment_map import SegmentMap
 
 EXPLORER_BLOCK = "https://explorer.minima.global/blocks/{}"
@@ -288,6 +289,8 @@ class DetailPanel(QScrollArea):
 
         self.banner = ResultBanner(self.content)
         content.addWidget(self.banner)
+        self.levels_box = LevelsBox(self.content)
+        content.addWidget(self.levels_box)
 
         hash_row = QHBoxLayout()
         hash_row.setSpacing(8)
@@ -383,6 +386,7 @@ class DetailPanel(QScrollArea):
         self.path_label.setText(details.path or "")
         self.path_label.setVisible(bool(details.path))
         self.banner.show_result(*banner_for(details, status_line or details.state))
+        self.levels_box.set_levels(details.levels if details.state in ("confirmed", "done") else ())
         self.hash_field.setText(group_hash(details.sha3_256))
         self.hash_field.setAccessibleDescription(details.sha3_256 or "")
         self.copy_hash_button.setEnabled(bool(details.sha3_256))

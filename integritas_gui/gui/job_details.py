@@ -39,6 +39,7 @@ class JobDetails:
     receipt_path: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
+    levels: tuple = ()  # core.node_verify.Level: local, service, your node
 
     def segment_map(self) -> SegmentMapData | None:
         """Matched byte ranges from the service, changed ones from the receipt comparison."""
@@ -98,5 +99,11 @@ def details_from_job(job: Any) -> JobDetails:
 
 
 def load_job_details(history: Any, job_id: int) -> JobDetails | None:
+    from dataclasses import replace
+
+    from integritas_gui.core.node_verify import levels_for_job
+
     job = history.get_job(job_id)
-    return details_from_job(job) if job is not None else None
+    if job is None:
+        return None
+    return replace(details_from_job(job), levels=levels_for_job(history, job))

@@ -301,6 +301,13 @@ class MainWindow(QMainWindow):
         self.add_folder_button.clicked.connect(self.open_folder)
         bar.addWidget(self.add_files_button)
         bar.addWidget(self.add_folder_button)
+        from integritas_gui.gui.node_settings import stamp_with_combo
+
+        bar.addSpacing(12)
+        self.stamp_with_combo = stamp_with_combo(central, self.settings)
+        self.stamp_with_combo.currentIndexChanged.connect(self._stamp_with_changed)
+        bar.addWidget(QLabel(self.tr("Stamp &with:"), central, buddy=self.stamp_with_combo))
+        bar.addWidget(self.stamp_with_combo)
         bar.addStretch(1)
         self.privacy_box = QCheckBox(self.tr("Send file name and size with verifications"), central)
         self.privacy_box.setToolTip(self.tr(
@@ -992,6 +999,12 @@ class MainWindow(QMainWindow):
             self.settings.drop_action = self.drop_kind
             self._save_settings()
 
+    def _stamp_with_changed(self, index: int) -> None:
+        before = self._service_signature()
+        self.settings.stamp_with = self.stamp_with_combo.currentData()
+        self._save_settings()
+        self._settings_changed(before)
+
     def _privacy_toggled(self, checked: bool) -> None:
         self.settings.send_file_details = bool(checked)
         self._save_settings()
@@ -1026,13 +1039,19 @@ class MainWindow(QMainWindow):
     def _service_signature(self) -> tuple:
         s = self.settings
         key = self.services.secrets.get_api_key()
+        from integritas_gui.core.secrets import NodePasswordStore
+
+        node_password = NodePasswordStore(self.services.dirs.config).get_password()
         return (s.base_url, key, s.hash_workers, s.segment_size, s.write_sidecar_receipts, s.proxy,
-                s.request_timeout)
+                s.request_timeout, s.stamp_with, s.node_url, s.node_confirmations, node_password)
 
     def _settings_changed(self, before: tuple) -> None:
         self.privacy_box.blockSignals(True)
         self.privacy_box.setChecked(bool(self.settings.send_file_details))
         self.privacy_box.blockSignals(False)
+        self.stamp_with_combo.blockSignals(True)
+        self.stamp_with_combo.setCurrentIndex(max(0, self.stamp_with_combo.findData(self.settings.stamp_with)))
+        self.stamp_with_combo.blockSignals(False)
         if self._service_signature() == before:
             return
         if self.model.active_count() == 0:

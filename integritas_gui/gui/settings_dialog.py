@@ -32,6 +32,7 @@ from integritas_gui.core.settings import (
     REAL_SERVICE_URL,
     SEGMENT_CHOICES as SEGMENT_SIZES,
     SettingError,
+    check_node_url,
     check_proxy,
     check_service,
     save_settings,
@@ -119,6 +120,10 @@ class SettingsDialog(QDialog):
         layout.addWidget(self._build_service_group())
         layout.addWidget(self._build_files_group())
         layout.addWidget(self._build_privacy_group())
+        from integritas_gui.gui.node_settings import NodeSettingsGroup
+
+        self.node_group = NodeSettingsGroup(settings, self.secret_store.config_dir, self)
+        layout.addWidget(self.node_group)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setObjectName("settingsError")
@@ -286,6 +291,7 @@ class SettingsDialog(QDialog):
             proxy=self.proxy_edit.text().strip(),
             request_timeout=float(self.timeout_spin.value()),
             notifications=self.notify_check.isChecked(),
+            **self.node_group.values(),
         )
 
     # ---- slots ---------------------------------------------------------------------------------
@@ -342,10 +348,15 @@ class SettingsDialog(QDialog):
         try:
             new_settings.base_url = check_service(new_settings.base_url)
             new_settings.proxy = check_proxy(new_settings.proxy)
+            new_settings.node_url = check_node_url(new_settings.node_url)
         except SettingError as exc:
             self.error_label.setText(exc.message)
             return
         if not self._store_key():
+            return
+        problem = self.node_group.store_password()
+        if problem:
+            self.error_label.setText(problem)
             return
         if new_settings.base_url != self.settings.base_url:
             new_settings.first_run_done = True  # a chosen service, as `integritas config set service`

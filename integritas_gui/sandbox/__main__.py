@@ -46,6 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="random seed for --fault-rate")
     parser.add_argument("--report-ttl", type=float, default=3600.0,
                         help="seconds a report download link stays valid (default 3600)")
+    node = parser.add_argument_group("simulated Minima node (RPC on the same ledger)")
+    node.add_argument("--node-port", type=int, metavar="PORT",
+                      help="also run a simulated Minima node's RPC on this port (0 picks a free one)")
+    node.add_argument("--node-password", help="RPC password (HTTP Basic auth, user 'minima')")
+    node.add_argument("--node-wallet-password", help="lock the node's wallet with this password")
+    node.add_argument("--node-send-time", type=float, default=1.2,
+                      help="seconds a send takes (the node mines it first; default 1.2)")
+    node.add_argument("--node-keep-blocks", type=int, default=2000,
+                      help="blocks the node keeps before pruning (default 2000; 0: an archive node)")
+    node.add_argument("--node-lag", type=int, default=0, help="blocks the node lags behind the chain")
+    node.add_argument("--node-shape", choices=["private", "live"], default="private",
+                      help="private: a stamp is its own block (one id); live: listed in a block (two ids)")
+    node.add_argument("--node-coins", type=int, default=1, help="coins in the node's wallet (default 1)")
+    node.add_argument("--node-coin-age", type=int, default=1,
+                      help="blocks a coin must be deep before it can be spent (default 1)")
     return parser
 
 
@@ -65,6 +80,22 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     print(f"Integritas sandbox listening on {server.base_url}", flush=True)
+    node = None
+    if args.node_port is not None:
+        from integritas_gui.sandbox.node import SimulatedNode
+
+        try:
+            node = SimulatedNode(server.ledger, args.host, args.node_port, rpc_password=args.node_password,
+                                 wallet_password=args.node_wallet_password, send_time=args.node_send_time,
+                                 keep_blocks=args.node_keep_blocks or None, lag_blocks=args.node_lag,
+                                 shape=args.node_shape, coins=args.node_coins,
+                                 coin_age=args.node_coin_age).start()
+        except OSError as exc:
+            server.close()
+            print(f"integritas-sandbox: cannot listen on {args.host}:{args.node_port} "
+                  f"({exc.strerror or exc})", file=sys.stderr)
+            return 1
+        print(f"Simulated Minima node RPC on {node.url}", flush=True)
     print(f"API key: {server.api_key}", flush=True)
     print("This is a local test service, NOT a real blockchain: nothing is anchored on Minima. "
           "Press Ctrl-C to stop.", flush=True)
@@ -78,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if node is not None:
+            node.stop()
         server.close()
     return 0
 

@@ -117,15 +117,55 @@ class Ledger:
 
     # -- stamps and lookups -----------------------------------------------------------------------
 
-    def submit(self, digest: str) -> None:
+    def submit(self, digest: str, *, one_id: bool = False) -> Record:
+        """Put a stamp of ``digest`` into the next block. The block's TxPoW id is shared by every
+        stamp in that block (``txpowId``); each stamp has its own transaction id. ``one_id``: the
+        first stamp of a block is the block itself (a private chain), so its two ids are one."""
         now = self._clock()
         number, when = self.next_block(now)
         with self._lock:
+            row = self._db.execute("SELECT txpow_id FROM records WHERE block_number = ? LIMIT 1",
+                                   (number,)).fetchone()
+            transaction_id = random_id()
+            block_id = row[0] if row else (transaction_id if one_id else self.block_id(number))
             self._db.execute(
                 "INSERT INTO records (hash, submitted_at, block_number, block_time, txpow_id, "
                 "transaction_id) VALUES (?, ?, ?, ?, ?, ?)",
-                (digest, now, number, when, random_id(), random_id()),
+                (digest, now, number, when, block_id, transaction_id),
             )
+        return Record(digest, number, iso_utc(when), block_id, transaction_id)
+
+    # -- the chain as a Minima node sees it (sandbox/node.py) ---------------------------------
+
+    def block_id(self, number: int) -> str:
+        """The TxPoW id of block ``number`` when no stamp names it: fixed per ledger."""
+        import hashlib
+
+        return "0x" + hashlib.sha3_256(f"{self.secret}:{number}".encode()).hexdigest().upper()
+
+    def block_made_at(self, number: int) -> float:
+        return self.base_time + (number - self.base_height) * self.block_time
+
+    def records_in_blocks(self, first: int, last: int, digest: str | None = None) -> list[tuple]:
+        """(hash, block_number, block_time, txpow_id, transaction_id) of stamps in blocks
+        ``first``..``last``, oldest first; only those of ``digest`` when given."""
+        query = ("SELECT hash, block_number, block_time, txpow_id, transaction_id FROM records "
+                 "WHERE block_number BETWEEN ? AND ?")
+        args: list = [first, last]
+        if digest is not None:
+            query += " AND hash = ?"
+            args.append(digest)
+        with self._lock:
+            return self._db.execute(query + " ORDER BY block_number, id", args).fetchall()
+
+    def record_by_id(self, txpow_id: str) -> tuple | None:
+        """The stamp whose transaction id or block id is ``txpow_id`` (case-insensitive)."""
+        wanted = "0x" + txpow_id.strip().lower().removeprefix("0x").upper()
+        with self._lock:
+            return self._db.execute(
+                "SELECT hash, block_number, block_time, txpow_id, transaction_id FROM records "
+                "WHERE transaction_id = ? OR txpow_id = ? ORDER BY id LIMIT 1", (wanted, wanted)
+            ).fetchone()
 
     def confirmed(self, digest: str) -> list[Record]:
         """On-chain records of a hash, newest first."""
