@@ -210,6 +210,22 @@ def test_the_certificate_keeps_the_nodes_evidence_and_how_to_check_it(sim_node, 
     assert "SANDBOX" in text  # a simulated node's stamps are no proof
 
 
+def test_stamp_with_node_from_the_settings_sends_a_plain_stamp_from_that_node(run_cli, sim_node, tmp_path,
+                                                                             data_dir):
+    """The Settings dialog's choice, made with `integritas config`: `stamp` without --node goes out
+    from the node at node-url, followed to node-confirmations blocks."""
+    for key, value in (("stamp-with", "node"), ("node-url", sim_node.url), ("node-confirmations", "1")):
+        assert run_cli("config", "set", key, value)[0] == 0
+    [file] = make_files(tmp_path, 1)
+    sends = sim_node.sends
+    code, [line], err = run_cli("stamp", "--wait", str(file))
+    assert code == 0, err
+    assert line["state"] == "confirmed" and sim_node.sends == sends + 1
+    history = History(data_dir / "history.sqlite3")
+    assert history.get_job(line["id"]).base_url == sim_node.url
+    history.close()
+
+
 def test_a_record_the_node_pruned_is_no_longer_on_this_node_never_not_on_chain(run_cli, make_node, sandbox,
                                                                               tmp_path):
     pruning = make_node(keep_blocks=4)
