@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from integritas_gui.core.history import Record
+from integritas_gui.core.model import ChainRecord
 from integritas_gui.gui.segment_map import SegmentMapData
 
 
@@ -32,7 +32,7 @@ class JobDetails:
     error: str | None = None
     block_number: int | None = None
     block_date: str | None = None
-    records: tuple[Record, ...] = ()
+    records: tuple[ChainRecord, ...] = ()
     segments: tuple[SegmentRange, ...] = ()
     receipt_check: dict[str, Any] | None = None
     report_path: str | None = None

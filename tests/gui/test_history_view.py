@@ -13,6 +13,7 @@ from PySide6.QtCore import QDate, Qt
 
 from integritas_gui.core.engine import ConfirmPolicy, Engine
 from integritas_gui.core.history import History
+from integritas_gui.core.model import ChainRecord
 from integritas_gui.core.paths import app_dirs
 from integritas_gui.core.receipts import segments_root
 from integritas_gui.gui.history_view import HistoryView
@@ -136,8 +137,8 @@ def sample(history: History) -> None:
                                                segments_root=ROOT))
     history.update(stamp, state="confirmed", block_number=7, block_date="2026-01-01T00:00:00.000Z",
                    confirmed_at="2026-01-01T00:01:00.000Z")
-    history.add_records(stamp, [{"block_number": 7, "block_date": "2026-01-01T00:00:00.000Z",
-                                 "txpow_id": "0x1", "transaction_id": "0x2", "matched_hash": "ab" * 32}])
+    history.add_records(stamp, [ChainRecord(block_number=7, block_date="2026-01-01T00:00:00.000Z",
+                                            txpow_id="0x1", transaction_id="0x2", matched_hash="ab" * 32)])
     check = history.add_job("check", sha3_256="99" * 32)
     history.update(check, state="done", outcome="not found")
 
