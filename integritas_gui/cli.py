@@ -585,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     from integritas_gui.config_command import add_config_parser
 
     add_config_parser(sub, common)
+    from integritas_gui.reverify_command import add_reverify_parser
+
+    add_reverify_parser(sub, common)
     return parser
 
 
