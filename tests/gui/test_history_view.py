@@ -308,3 +308,22 @@ def test_an_error_proof_and_an_edge_studio_zip_import_with_plain_notices(qtbot, 
     qtbot.waitUntil(lambda: len(results) == 2, timeout=10_000)
     assert "imported 1 Edge Studio export entry" in view.notice.text()
     assert services.history.count() == 2
+
+
+def test_reverify_all_runs_on_the_task_runner_and_lists_an_unreadable_file(qtbot, view, services, tmp_path):
+    from integritas_gui.core.hashing import hash_file
+
+    paths = [tmp_path / "kept.txt", tmp_path / "blocked.txt"]
+    for path in paths:
+        path.write_bytes(os.urandom(70_000))
+        job_id = services.history.add_job("stamp", path=str(path), name=path.name)
+        services.history.save_digest(job_id, hash_file(path), state="confirmed")
+    paths[1].unlink()
+    paths[1].mkdir()  # something is there, but not a file that can be read
+    qtbot.mouseClick(view.reverify_all_button, Qt.MouseButton.LeftButton)
+    assert view.reverifying and view.tasks.busy
+    qtbot.waitUntil(lambda: not view.reverifying, timeout=30_000)
+    assert [row[:2] for row in view.problem_rows()] == [("unreadable", str(paths[1]))]
+    assert (view.problems_progress.value(), view.problems_progress.maximum()) == (2, 2)
+    assert view.problems_title.text() == "1 files still match; 1 no longer match."
+    assert view.reverify_all_button.text() == "Re-verify &all"
