@@ -356,10 +356,7 @@ def rows_from_v1_proofs(proofs: list[Any], proof_path: str, *, name: str | None 
             "file was altered or belongs to another hash. Nothing was imported from it."
         )
     try:
-        modified = os.path.getmtime(proof_path)
-        from datetime import datetime, timezone
-
-        when = datetime.fromtimestamp(modified, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        when = iso_utc(os.path.getmtime(proof_path))
     except OSError:
         when = utc_now()
     rows = []

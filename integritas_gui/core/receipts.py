@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from integritas_gui import APP_NAME, __version__
+from integritas_gui.core.display import iso_utc
 from integritas_gui.core.errors import BadInput, Cancelled, FileChanged, FileProblem
 from integritas_gui.core.hexhash import normalise_hash_lenient
 from integritas_gui.core.model import ChainRecord, oldest_first
@@ -47,13 +48,6 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 def utc_now_iso() -> str:
     """Now, as ISO-8601 UTC with millisecond precision and a ``Z``: 2026-01-29T13:54:50.427Z."""
     return iso_utc(datetime.now(timezone.utc))
-
-
-def iso_utc(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def parse_iso_utc(text: str) -> datetime:
