@@ -481,7 +481,7 @@ class History:
                     progress: Callable[[int], None] | None = None,
                     chunk: int = IMPORT_CHUNK) -> tuple[int, int]:
         """Insert imported jobs: rows of job columns (the original dates and outcomes kept), plus
-        ``records`` (a list of dicts) and ``segments`` (hex digests). A job already there (same
+        ``records`` (ChainRecords) and ``segments`` (hex digests). A job already there (same
         kind, hash, path and start time) is skipped. Returns (imported, skipped).
 
         The rows are first read whole into a temporary table of this thread's connection, so a
@@ -584,8 +584,7 @@ class History:
                         f"INSERT INTO jobs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
                         list(values.values()),
                     ).lastrowid
-                    records = [(job_id, *(rec.get(name) for name in RECORD_FIELDS))
-                               for rec in row.get("records") or ()]
+                    records = [_record_row(job_id, rec) for rec in row.get("records") or ()]
                     if records:
                         db.executemany(
                             "INSERT OR IGNORE INTO records (job_id, block_number, block_date, txpow_id,"

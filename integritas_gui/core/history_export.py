@@ -25,6 +25,7 @@ from integritas_gui.core.display import iso_utc
 from integritas_gui.core.errors import BadInput, Cancelled, IntegritasError
 from integritas_gui.core.hexhash import is_hex, normalise_hash_lenient
 from integritas_gui.core.history import History, Job, utc_now
+from integritas_gui.core.model import RECORD_FIELDS, ChainRecord
 
 EXPORT_FORMAT = "integritas-history-export"
 EXPORT_VERSION = 1
@@ -117,6 +118,14 @@ def _id_pages(history: History, *, job_ids: Iterable[int] | None, job_filter: Jo
             return
         yield ids
         before = ids[-1]
+
+
+def _record_from_export(entry: dict[str, Any]) -> ChainRecord:
+    """One entry of an export's ``records`` list (a date without a zone is UTC)."""
+    fields = {name: entry.get(name) for name in RECORD_FIELDS}
+    fields["block_date"] = iso_utc(fields["block_date"])
+    fields["matched_hash"] = normalise_hash_lenient(fields["matched_hash"])
+    return ChainRecord(**fields)
 
 
 def records_for_jobs(history: History, job_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -237,9 +246,7 @@ def _clean_row(raw: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise BadInput(f"This export is damaged: {where} has unreadable records.")
     row["block_date"] = iso_utc(row.get("block_date"))  # a date without a zone is UTC
-    for record in records:
-        record["block_date"] = iso_utc(record.get("block_date"))
-    row["records"] = records
+    row["records"] = [_record_from_export(record) for record in records]
     segments = row.get("segments")
     if isinstance(segments, str):
         text = normalise_hash_lenient(segments) or ""
@@ -303,7 +310,7 @@ def read_json_export(text_stream: TextIO) -> Iterator[dict[str, Any]]:
 def insert_imported_jobs(history: History, rows: Iterable[dict[str, Any]], *,
                          cancel: threading.Event | None = None,
                          progress: ProgressFn | None = None) -> tuple[int, int]:
-    """Insert rows (EXPORT_FIELDS; ``records`` a list of dicts, optional ``segments`` tuple) through
+    """Insert rows (EXPORT_FIELDS; ``records`` a list of ChainRecords, optional ``segments`` tuple) through
     ``History.import_jobs``: original dates kept, oldest first, rows already present skipped, a
     damaged row anywhere imports nothing. Returns (imported, skipped)."""
     return history.import_jobs(rows, cancel=cancel, progress=progress)
@@ -313,8 +320,8 @@ def insert_imported_jobs(history: History, rows: Iterable[dict[str, Any]], *,
 
 def rows_from_receipt(receipt: Any, receipt_path: str) -> list[dict[str, Any]]:
     """A stamp job for a receipt: confirmed with its records when the receipt says so."""
-    records = [record.as_dict() for record in receipt.records]
-    first = min(records, key=lambda r: r.get("block_number") or 0) if records else {}
+    records = list(receipt.records)
+    first = min(records, key=lambda r: r.block_number or 0) if records else ChainRecord()
     stamped_at = receipt.stamp_request.time if receipt.stamp_request else receipt.created
     confirmed = bool(receipt.is_confirmed)
     return [{
@@ -334,8 +341,8 @@ def rows_from_receipt(receipt: Any, receipt_path: str) -> list[dict[str, Any]]:
         "created_at": stamped_at,
         "updated_at": receipt.updated,
         "confirmed_at": receipt.confirmed_at,
-        "block_number": first.get("block_number"),
-        "block_date": first.get("block_date"),
+        "block_number": first.block_number,
+        "block_date": first.block_date,
         "receipt_path": receipt_path,
         "base_url": receipt.stamp_request.base_url if receipt.stamp_request else None,
         "records": records,
