@@ -58,3 +58,39 @@ def test_records_and_jobs_are_frozen(tmp_path):
     with pytest.raises(dataclasses.FrozenInstanceError):
         ChainRecord().block_number = 1  # type: ignore[misc]
     history.close()
+
+
+def documented_receipt() -> dict:
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "receipt-format.md").read_text(encoding="utf-8")
+    return json.loads(re.search(r"```json\n(.*?)\n```", text, re.S).group(1))
+
+
+def test_the_documented_receipt_reads_into_the_one_record_and_writes_back_unchanged(tmp_path):
+    import json
+
+    from integritas_gui.core.history_export import import_files
+    from integritas_gui.core.job_receipts import receipt_for_job
+
+    data = documented_receipt()
+    receipt = read_receipt(json.dumps(data))
+    assert receipt.records == (ChainRecord(
+        block_number=1906787, block_date="2026-01-21T09:55:48.726Z", txpow_id="0x00003A5E57F",
+        transaction_id="0x0000C91F48E", matched_hash=data["hashes"]["sha3_256"]),)
+    assert json.loads(receipt.to_json()) == data  # the format is unchanged
+
+    # receipt -> history (an import) -> record and receipt again
+    path = tmp_path / "example-contract.pdf.integritas.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    history = History(tmp_path / "h.sqlite3")
+    [result] = import_files(history, [str(path)])
+    assert result.imported == 1, result.message
+    [job] = history.search(kind="stamp")
+    job = history.get_job(job.id)
+    assert job.records == receipt.records and job.block_number == 1906787
+    rebuilt = receipt_for_job(history, job.id)
+    assert rebuilt.records == receipt.records and rebuilt.segments == receipt.segments
+    history.close()
