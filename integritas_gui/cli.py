@@ -623,6 +623,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node", metavar="URL",
                    help="the node's RPC address (default: `integritas config get node-url`)")
     p.set_defaults(func=cmd_node)
+    from integritas_gui.reverify_command import add_reverify_parser
+
+    add_reverify_parser(sub, common)
     return parser
 
 

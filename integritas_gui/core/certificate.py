@@ -68,6 +68,8 @@ from integritas_gui import APP_NAME, __version__
 from integritas_gui.core.display import format_size as human_size
 from integritas_gui.core.display import format_utc
 from integritas_gui.core.errors import BadInput, FileProblem
+from integritas_gui.core.hexhash import normalise_hash_lenient
+from integritas_gui.core.model import RECORD_FIELDS, ChainRecord, oldest_first
 from integritas_gui.core.receipts import (
     NODE_STAMP_ENDPOINT,
     Receipt,
@@ -260,11 +262,11 @@ def format_time(iso: str | None) -> str:
     return format_utc(iso)
 
 
-def explorer_links(record: Mapping[str, Any]) -> dict[str, str]:
+def explorer_links(record: ChainRecord) -> dict[str, str]:
     """Minima explorer links of an on-chain record: ``block`` (TxPoW id) and ``transaction``."""
     links = {}
-    txpow = record.get("txpow_id")
-    transaction = record.get("transaction_id")
+    txpow = record.txpow_id
+    transaction = record.transaction_id
     if txpow:
         links["block"] = EXPLORER_BLOCK_URL.format(txpow_id=quote(str(txpow), safe=""))
     if transaction:
@@ -324,7 +326,7 @@ def _verification_of_job(job: Any) -> dict | None:
         "size_now": job.size,
         "sha3_now": job.sha3_256,
         "file_name": job.name,
-        "records": [_record_dict(r) for r in job.records],
+        "records": list(job.records),
     }
     if response.get("nft_coin_id") or response.get("nft_txn_id") or response.get("report_file_name"):
         verification["report"] = {
@@ -335,9 +337,12 @@ def _verification_of_job(job: Any) -> dict | None:
     return verification
 
 
-def _record_dict(record: Any) -> dict:
-    get = (lambda name: record.get(name)) if isinstance(record, Mapping) else (lambda name: getattr(record, name, None))
-    return {name: get(name) for name in ("block_number", "block_date", "txpow_id", "transaction_id", "matched_hash")}
+def _as_record(record: Any) -> ChainRecord:
+    """A verification's record: a ``ChainRecord``, or a mapping of its fields (JSON)."""
+    if isinstance(record, ChainRecord):
+        return record
+    fields = {name: record.get(name) for name in RECORD_FIELDS}
+    return ChainRecord(**{**fields, "matched_hash": normalise_hash_lenient(fields["matched_hash"])})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,11 +384,12 @@ class _Verdict:
     ranges: tuple[tuple[int, int], ...] = ()
 
 
-def _verdict(receipt: Receipt, verification: Mapping[str, Any] | None, records: Sequence[dict]) -> _Verdict:
+def _verdict(receipt: Receipt, verification: Mapping[str, Any] | None,
+             records: Sequence[ChainRecord]) -> _Verdict:
     first = records[0] if records else None
-    when = f" in block {first['block_number']:,}" if first and first.get("block_number") is not None else ""
-    if first and first.get("block_date"):
-        when += f" on {format_time(first['block_date'])}"
+    when = f" in block {first.block_number:,}" if first and first.block_number is not None else ""
+    if first and first.block_date:
+        when += f" on {format_time(first.block_date)}"
     confirmed_text = f"The SHA3-256 hash of this file was recorded on the Minima blockchain{when}."
     result = (verification or {}).get("result")
     if result == "changed":
@@ -522,21 +528,19 @@ def _section(title: str, styles: dict) -> list:
     return [CondPageBreak(30 * mm), Paragraph(html.escape(title), styles["h2"])]
 
 
-def _merged_records(receipt: Receipt, verification: Mapping[str, Any] | None) -> list[dict]:
-    records = [r.to_dict() for r in receipt.records]
-    seen = {(r["txpow_id"], r["transaction_id"], r["block_number"]) for r in records}
+def _merged_records(receipt: Receipt, verification: Mapping[str, Any] | None) -> tuple[ChainRecord, ...]:
+    records = list(receipt.records)
+    seen = {r.key() for r in records}
     result = (verification or {}).get("result")
     if result in ("match", "full match", "partial match"):
         for raw in (verification or {}).get("records") or []:
-            record = _record_dict(raw)
-            if record.get("matched_hash") and record["matched_hash"].lower() != receipt.sha3_256:
+            record = _as_record(raw)
+            if record.matched_hash and record.matched_hash != receipt.sha3_256:
                 continue
-            key = (record["txpow_id"], record["transaction_id"], record["block_number"])
-            if key not in seen:
-                seen.add(key)
+            if record.key() not in seen:
+                seen.add(record.key())
                 records.append(record)
-    records.sort(key=lambda r: (r.get("block_number") is None, r.get("block_number") or 0))
-    return records
+    return oldest_first(records)
 
 
 def _service_url(receipt: Receipt, verification: Mapping[str, Any] | None) -> str | None:
@@ -725,18 +729,18 @@ def _story(receipt: Receipt, verification: Mapping[str, Any] | None, generated_a
     return story
 
 
-def _record_block(number: int, record: Mapping[str, Any], styles: dict, width: float) -> Table:
+def _record_block(number: int, record: ChainRecord, styles: dict, width: float) -> Table:
     links = explorer_links(record)
     qr_size = 22 * mm
     lines = []
-    block = record.get("block_number")
+    block = record.block_number
     heading = f"Record {number}" + (f" \u00b7 block {block:,}" if block is not None else "")
     lines.append(Paragraph(f"<b>{html.escape(heading)}</b>", styles["body"]))
-    lines.append(Paragraph(html.escape(format_time(record.get("block_date"))), styles["body"]))
+    lines.append(Paragraph(html.escape(format_time(record.block_date)), styles["body"]))
     inner_label = 28 * mm
     inner = []
     for label, key, link_key in (("TxPoW id", "txpow_id", "block"), ("Transaction id", "transaction_id", "transaction")):
-        value = record.get(key)
+        value = getattr(record, key)
         if value:
             inner.append((label, _link(links[link_key], str(value), styles["mono_small"])))
     details_width = width - qr_size - 6 * mm

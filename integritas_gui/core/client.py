@@ -38,6 +38,7 @@ from integritas_gui.core.retry import (
     backoff_delay,
     parse_retry_after,
 )
+from integritas_gui.core.model import ChainRecord  # re-exported: the one on-chain record type
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +85,6 @@ class ServiceError(IntegritasError):
 
 # ---------------------------------------------------------------------------------------------
 # Results
-
-
-@dataclass(frozen=True)
-class ChainRecord:
-    block_number: int | None
-    block_date: str | None
-    txpow_id: str | None
-    transaction_id: str | None
-    matched_hash: str | None
 
 
 @dataclass(frozen=True)
@@ -146,20 +138,19 @@ class CheckResult:
 # Small pure helpers
 
 
-def normalise_hash(value: Any) -> str | None:
-    """A hash as the service may echo it (upper case, 0x prefix, spaces) -> lowercase hex, or None."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text[:2] in ("0x", "0X"):
-        text = text[2:]
-    text = text.lower()
-    return text or None
+normalise_hash = hexhash.normalise_hash_lenient  # what the service echoes
+validate_hash = hexhash.parse_sha3_strict  # what is about to be sent
 
 
-def validate_hash(value: Any) -> str:
-    """A hash typed or computed locally -> 64 lowercase hex; BadInput before anything is sent."""
-    return hexhash.normalise(value)
+def record_from_service(entry: Mapping[str, Any]) -> ChainRecord:
+    """One ``blockchainData[]`` entry of a service answer."""
+    return ChainRecord(
+        block_number=_as_int(entry.get("blockNumber")),
+        block_date=iso_utc(entry.get("blockDate")),
+        txpow_id=_as_str(entry.get("txpowId")),
+        transaction_id=_as_str(entry.get("transactionId")),
+        matched_hash=normalise_hash(entry.get("matchedHash")),
+    )
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -351,13 +342,7 @@ def parse_verify_payload(payload: Any, requested_hash: str, *, message: str = ""
         entry = _as_dict(entry)
         if not entry:
             continue
-        records.append(ChainRecord(
-            block_number=_as_int(entry.get("blockNumber")),
-            block_date=iso_utc(entry.get("blockDate")),
-            txpow_id=_as_str(entry.get("txpowId")),
-            transaction_id=_as_str(entry.get("transactionId")),
-            matched_hash=normalise_hash(entry.get("matchedHash")),
-        ))
+        records.append(record_from_service(entry))
     segments = []
     for entry in _as_list(inner.get("fileSegments")):
         entry = _as_dict(entry)

@@ -311,9 +311,9 @@ class Engine:
 
     def add_hash(self, kind: str, sha3_hex: str, *, report: bool = False) -> int:
         """Queue a check or verification of a pasted hash (no file involved)."""
-        from integritas_gui.core.hexhash import normalise
+        from integritas_gui.core.hexhash import parse_sha3_strict
 
-        sha3 = normalise(sha3_hex)
+        sha3 = parse_sha3_strict(sha3_hex)
         job_id = self.history.add_job(
             kind, sha3_256=sha3, state="hashed", options={"report": report},
             base_url=self._base_url,

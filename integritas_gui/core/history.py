@@ -22,16 +22,17 @@ import pickle
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from integritas_gui.core.errors import Cancelled, StoreError
+from integritas_gui.core.hexhash import is_hex, normalise_hash_lenient
+from integritas_gui.core.model import FINAL_STATES, RECORD_FIELDS, ChainRecord, Job
 
 KINDS = ("stamp", "check", "verify")
 ACTIVE_STATES = ("queued", "hashing", "hashed", "submitting")
-FINAL_STATES = ("confirmed", "done", "failed", "cancelled")
 STATES = ACTIVE_STATES + ("pending",) + FINAL_STATES
 
 # Columns a caller may set through update(); anything else is a programming error.
@@ -143,7 +144,6 @@ MIGRATIONS: list[Any] = [
     """,
 ]
 
-RECORD_FIELDS = ("block_number", "block_date", "txpow_id", "transaction_id", "matched_hash")
 IMPORT_CHUNK = 500  # imported jobs per write transaction: a few ms of the write lock at a time
 
 TEXT_INDEX = "jobs_text"
@@ -202,60 +202,6 @@ def utc_now() -> str:
     return f"{text}.{millis:03d}Z"
 
 
-@dataclass(frozen=True)
-class Record:
-    block_number: int | None
-    block_date: str | None
-    txpow_id: str | None
-    transaction_id: str | None
-    matched_hash: str | None
-
-
-@dataclass
-class Job:
-    id: int
-    kind: str
-    state: str
-    path: str | None
-    name: str | None
-    size: int | None
-    mtime_ns: int | None
-    sha3_256: str | None
-    blake3: str | None
-    segment_size: int | None
-    segment_count: int | None
-    segments_root: str | None
-    outcome: str | None
-    error: str | None
-    error_kind: str | None
-    attempts: int
-    options: dict[str, Any]
-    base_url: str | None
-    response: dict[str, Any] | None
-    block_number: int | None
-    block_date: str | None
-    report_path: str | None
-    receipt_path: str | None
-    receipt_check: dict[str, Any] | None
-    created_at: str
-    updated_at: str
-    submitted_at: str | None
-    confirmed_at: str | None
-    batch_id: int | None = None
-    ctime_ns: int | None = None
-    records: list[Record] = field(default_factory=list)
-
-    @property
-    def finished(self) -> bool:
-        return self.state in FINAL_STATES
-
-    @property
-    def display_name(self) -> str:
-        if self.name:
-            return self.name
-        return f"hash {self.sha3_256[:12]}…" if self.sha3_256 else f"job {self.id}"
-
-
 def _decode_json(text: str | None) -> Any:
     if not text:
         return None
@@ -263,6 +209,17 @@ def _decode_json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+_JOB_COLUMNS = frozenset(f.name for f in fields(Job)) - {"records"}
+
+
+def _record_from_row(row: Sequence[Any]) -> ChainRecord:
+    return ChainRecord(*row)
+
+
+def _record_row(job_id: int, record: ChainRecord) -> tuple:
+    return (job_id, *(getattr(record, name) for name in RECORD_FIELDS))
 
 
 def _job_from_row(row: sqlite3.Row) -> Job:
@@ -529,14 +486,9 @@ class History:
                 db.execute("ROLLBACK")
                 raise
 
-    def add_records(self, job_id: int, records: Iterable[Any]) -> None:
-        """Attach on-chain records (objects or dicts with block_number, block_date, txpow_id,
-        transaction_id, matched_hash); the same record twice is kept once."""
-        rows = []
-        for rec in records:
-            get = rec.get if isinstance(rec, dict) else lambda k, r=rec: getattr(r, k, None)
-            rows.append((job_id, get("block_number"), get("block_date"), get("txpow_id"),
-                         get("transaction_id"), get("matched_hash")))
+    def add_records(self, job_id: int, records: Iterable[ChainRecord]) -> None:
+        """Attach on-chain records; the same record twice is kept once."""
+        rows = [_record_row(job_id, rec) for rec in records]
         if not rows:
             return
         with self._writing():
@@ -563,7 +515,7 @@ class History:
                     progress: Callable[[int], None] | None = None,
                     chunk: int = IMPORT_CHUNK) -> tuple[int, int]:
         """Insert imported jobs: rows of job columns (the original dates and outcomes kept), plus
-        ``records`` (a list of dicts) and ``segments`` (hex digests). A job already there (same
+        ``records`` (ChainRecords) and ``segments`` (hex digests). A job already there (same
         kind, hash, path and start time) is skipped. Returns (imported, skipped).
 
         The rows are first read whole into a temporary table of this thread's connection, so a
@@ -666,8 +618,7 @@ class History:
                         f"INSERT INTO jobs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
                         list(values.values()),
                     ).lastrowid
-                    records = [(job_id, *(rec.get(name) for name in RECORD_FIELDS))
-                               for rec in row.get("records") or ()]
+                    records = [_record_row(job_id, rec) for rec in row.get("records") or ()]
                     if records:
                         db.executemany(
                             "INSERT OR IGNORE INTO records (job_id, block_number, block_date, txpow_id,"
@@ -698,18 +649,16 @@ class History:
             if row is None:
                 return None
             job = _job_from_row(row)
-            if with_records:
-                job.records = self.records(job_id)
-            return job
+            return replace(job, records=self.records(job_id)) if with_records else job
 
-    def records(self, job_id: int) -> list[Record]:
+    def records(self, job_id: int) -> tuple[ChainRecord, ...]:
         with self._errors():
             rows = self.db.execute(
                 "SELECT block_number, block_date, txpow_id, transaction_id, matched_hash"
                 " FROM records WHERE job_id = ? ORDER BY block_number DESC, id",
                 (job_id,),
             ).fetchall()
-        return [Record(*row) for row in rows]
+        return tuple(_record_from_row(row) for row in rows)
 
     def segments(self, job_id: int) -> tuple[str, ...]:
         with self._errors():
@@ -833,10 +782,8 @@ class History:
 
     @staticmethod
     def _hash_prefix(needle: str) -> str | None:
-        bare = needle.lower().removeprefix("0x")
-        if len(bare) >= 6 and all(c in "0123456789abcdef" for c in bare):
-            return bare
-        return None
+        bare = normalise_hash_lenient(needle)
+        return bare if bare and len(bare) >= 6 and is_hex(bare) else None
 
     def _text_query(self, needle: str) -> str | None:
         """The text-index query for ``needle`` (every trigram of it), else None: use LIKE alone."""
@@ -960,3 +907,66 @@ class History:
                 yield _job_from_row(row)
             last_id = rows[-1]["id"]
 
+
+    # ---- bulk reads (exports) and the stamped files (re-verify) --------------------------------
+    def job_ids_before(self, before_id: int | None, limit: int) -> list[int]:
+        """Up to ``limit`` job ids below ``before_id`` (all when None), newest first."""
+        with self._errors():
+            if before_id is None:
+                rows = self.db.execute("SELECT id FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
+            else:
+                rows = self.db.execute("SELECT id FROM jobs WHERE id < ? ORDER BY id DESC LIMIT ?",
+                                       (before_id, limit))
+            return [row[0] for row in rows]
+
+    def _in_list(self, sql: str, job_ids: Sequence[int]) -> list[tuple]:
+        """Plain tuples of ``sql`` with ``{marks}`` bound to ``job_ids`` (at most 500 at a time)."""
+        found: list[tuple] = []
+        with self._errors():
+            cursor = self.db.cursor()
+            cursor.row_factory = None  # plain tuples: exports read 100,000 rows
+            for start in range(0, len(job_ids), 500):
+                chunk = list(job_ids[start:start + 500])
+                found += cursor.execute(sql.format(marks=", ".join("?" * len(chunk))), chunk).fetchall()
+        return found
+
+    def job_tuples(self, job_ids: Sequence[int], columns: Sequence[str]) -> list[tuple]:
+        """``columns`` of these jobs as tuples, newest first (column names are the caller's constants)."""
+        unknown = set(columns) - _JOB_COLUMNS
+        if unknown:
+            raise ValueError(f"not job columns: {sorted(unknown)}")
+        rows = self._in_list(f"SELECT {', '.join(columns)} FROM jobs WHERE id IN ({{marks}})", job_ids)
+        return sorted(rows, key=lambda row: row[columns.index("id")] if "id" in columns else 0, reverse=True)
+
+    def records_of_jobs(self, job_ids: Sequence[int]) -> dict[int, list[ChainRecord]]:
+        """The on-chain records of many jobs, newest block first (one query per 500 jobs)."""
+        found: dict[int, list[ChainRecord]] = {}
+        rows = self._in_list(f"SELECT job_id, {', '.join(RECORD_FIELDS)} FROM records"
+                             " WHERE job_id IN ({marks}) ORDER BY job_id, block_number DESC, id", job_ids)
+        for row in rows:
+            found.setdefault(row[0], []).append(_record_from_row(row[1:]))
+        return found
+
+    def segments_hex_of_jobs(self, job_ids: Sequence[int]) -> dict[int, str]:
+        """The segment hashes of many jobs as concatenated hex."""
+        rows = self._in_list("SELECT job_id, digests FROM segments WHERE job_id IN ({marks})", job_ids)
+        return {row[0]: bytes(row[1]).hex() for row in rows}
+
+    def stamped_files(self, folders: Sequence[str] = (), *, batch: int = 200) -> Iterator[Job]:
+        """The newest confirmed or pending stamp of each file path, newest first; with ``folders``,
+        only the paths equal to or inside one of them."""
+        where = ("kind = 'stamp' AND state IN ('confirmed', 'pending') AND path IS NOT NULL"
+                 " AND sha3_256 IS NOT NULL")
+        params: list[Any] = []
+        if folders:
+            tests = []
+            for folder in folders:
+                inside = folder.rstrip("/\\") + os.sep
+                tests.append("path = ? OR substr(path, 1, ?) = ?")
+                params += [folder, len(inside), inside]
+            where += " AND (" + " OR ".join(tests) + ")"
+        with self._errors():
+            ids = [row[0] for row in self.db.execute(
+                f"SELECT MAX(id) FROM jobs WHERE {where} GROUP BY path ORDER BY 1 DESC", params)]
+        for start in range(0, len(ids), batch):
+            yield from self.jobs(ids[start:start + batch])

@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -23,8 +22,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from integritas_gui.core.display import iso_utc
-from integritas_gui.core.errors import BadInput, Cancelled, IntegritasError, StoreError
-from integritas_gui.core.history import RECORD_FIELDS, History, Job, utc_now
+from integritas_gui.core.errors import BadInput, Cancelled, IntegritasError
+from integritas_gui.core.hexhash import is_hex, normalise_hash_lenient
+from integritas_gui.core.history import History, Job, utc_now
+from integritas_gui.core.model import RECORD_FIELDS, ChainRecord
 
 EXPORT_FORMAT = "integritas-history-export"
 EXPORT_VERSION = 1
@@ -109,12 +110,7 @@ def _id_pages(history: History, *, job_ids: Iterable[int] | None, job_filter: Jo
     before: int | None = None
     while True:
         if job_filter.is_empty:
-            try:
-                sql = "SELECT id FROM jobs" + (" WHERE id < ?" if before is not None else "")
-                ids = [row[0] for row in history.db.execute(
-                    sql + " ORDER BY id DESC LIMIT ?", (*([before] if before is not None else []), batch))]
-            except sqlite3.Error as exc:
-                raise StoreError(f"The history could not be read: {exc}.") from exc
+            ids = history.job_ids_before(before, batch)
         else:
             ids = [job.id for job in history.page(job_filter.text, **job_filter.as_kwargs(),
                                                   before_id=before, limit=batch)]
@@ -124,49 +120,27 @@ def _id_pages(history: History, *, job_ids: Iterable[int] | None, job_filter: Jo
         before = ids[-1]
 
 
-def _in_list(history: History, sql: str, job_ids: list[int]) -> list[tuple]:
-    cursor = history.db.cursor()
-    cursor.row_factory = None  # plain tuples: the export reads 100,000 rows
-    return cursor.execute(sql.format(marks=", ".join("?" * len(job_ids))), job_ids).fetchall()
+def _record_from_export(entry: dict[str, Any]) -> ChainRecord:
+    """One entry of an export's ``records`` list (a date without a zone is UTC)."""
+    fields = {name: entry.get(name) for name in RECORD_FIELDS}
+    fields["block_date"] = iso_utc(fields["block_date"])
+    fields["matched_hash"] = normalise_hash_lenient(fields["matched_hash"])
+    return ChainRecord(**fields)
 
 
 def records_for_jobs(history: History, job_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """On-chain records of many jobs in one query (History.records() is one query per job)."""
-    found: dict[int, list[dict[str, Any]]] = {}
-    if not job_ids:
-        return found
-    try:
-        rows = _in_list(history, f"SELECT job_id, {', '.join(RECORD_FIELDS)} FROM records"
-                                 " WHERE job_id IN ({marks}) ORDER BY job_id, block_number DESC, id", job_ids)
-    except sqlite3.Error as exc:
-        raise StoreError(f"The history could not be read: {exc}.") from exc
-    for row in rows:
-        found.setdefault(row[0], []).append(dict(zip(RECORD_FIELDS, row[1:])))
-    return found
-
-
-def segments_for_jobs(history: History, job_ids: list[int]) -> dict[int, str]:
-    """The segment hashes of many jobs as concatenated hex, in one query."""
-    if not job_ids:
-        return {}
-    try:
-        rows = _in_list(history, "SELECT job_id, digests FROM segments WHERE job_id IN ({marks})", job_ids)
-    except sqlite3.Error as exc:
-        raise StoreError(f"The history could not be read: {exc}.") from exc
-    return {row[0]: bytes(row[1]).hex() for row in rows}
+    """On-chain records of many jobs, as export dicts."""
+    return {job_id: [record.as_dict() for record in records]
+            for job_id, records in history.records_of_jobs(job_ids).items()}
 
 
 def iter_export_tuples(history: History, *, job_ids: Iterable[int] | None = None,
                        job_filter: JobFilter | None = None, batch: int = BATCH) -> Iterator[tuple]:
     """The chosen jobs newest first as tuples in EXPORT_FIELDS order (``records`` a list of dicts)."""
-    columns = ", ".join(JOB_FIELDS)
     for ids in _id_pages(history, job_ids=job_ids, job_filter=job_filter, batch=batch):
-        try:
-            rows = _in_list(history, f"SELECT {columns} FROM jobs WHERE id IN ({{marks}}) ORDER BY id DESC", ids)
-        except sqlite3.Error as exc:
-            raise StoreError(f"The history could not be read: {exc}.") from exc
+        rows = history.job_tuples(ids, JOB_FIELDS)
         records = records_for_jobs(history, ids)
-        segments = segments_for_jobs(history, ids)
+        segments = history.segments_hex_of_jobs(ids)
         for row in rows:
             found = records.get(row[0], [])
             if isinstance(row[_BLOCK_DATE], str) and not row[_BLOCK_DATE].endswith("Z"):  # stored before dates were normalised
@@ -272,13 +246,11 @@ def _clean_row(raw: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise BadInput(f"This export is damaged: {where} has unreadable records.")
     row["block_date"] = iso_utc(row.get("block_date"))  # a date without a zone is UTC
-    for record in records:
-        record["block_date"] = iso_utc(record.get("block_date"))
-    row["records"] = records
+    row["records"] = [_record_from_export(record) for record in records]
     segments = row.get("segments")
     if isinstance(segments, str):
-        text = segments.strip().lower()
-        if len(text) % 64 or not all(c in "0123456789abcdef" for c in text):
+        text = normalise_hash_lenient(segments) or ""
+        if len(text) % 64 or (text and not is_hex(text)):
             raise BadInput(f"This export is damaged: {where} has unreadable segment hashes.")
         segments = tuple(text[i:i + 64] for i in range(0, len(text), 64))
     elif segments is not None:
@@ -338,7 +310,7 @@ def read_json_export(text_stream: TextIO) -> Iterator[dict[str, Any]]:
 def insert_imported_jobs(history: History, rows: Iterable[dict[str, Any]], *,
                          cancel: threading.Event | None = None,
                          progress: ProgressFn | None = None) -> tuple[int, int]:
-    """Insert rows (EXPORT_FIELDS; ``records`` a list of dicts, optional ``segments`` tuple) through
+    """Insert rows (EXPORT_FIELDS; ``records`` a list of ChainRecords, optional ``segments`` tuple) through
     ``History.import_jobs``: original dates kept, oldest first, rows already present skipped, a
     damaged row anywhere imports nothing. Returns (imported, skipped)."""
     return history.import_jobs(rows, cancel=cancel, progress=progress)
@@ -348,9 +320,8 @@ def insert_imported_jobs(history: History, rows: Iterable[dict[str, Any]], *,
 
 def rows_from_receipt(receipt: Any, receipt_path: str) -> list[dict[str, Any]]:
     """A stamp job for a receipt: confirmed with its records when the receipt says so."""
-    records = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in receipt.records]
-    records = [{field: rec.get(field) for field in RECORD_FIELDS} for rec in records]
-    first = min(records, key=lambda r: r.get("block_number") or 0) if records else {}
+    records = list(receipt.records)
+    first = min(records, key=lambda r: r.block_number or 0) if records else ChainRecord()
     stamped_at = receipt.stamp_request.time if receipt.stamp_request else receipt.created
     confirmed = bool(receipt.is_confirmed)
     return [{
@@ -370,8 +341,8 @@ def rows_from_receipt(receipt: Any, receipt_path: str) -> list[dict[str, Any]]:
         "created_at": stamped_at,
         "updated_at": receipt.updated,
         "confirmed_at": receipt.confirmed_at,
-        "block_number": first.get("block_number"),
-        "block_date": first.get("block_date"),
+        "block_number": first.block_number,
+        "block_date": first.block_date,
         "receipt_path": receipt_path,
         "base_url": receipt.stamp_request.base_url if receipt.stamp_request else None,
         "records": records,
@@ -392,10 +363,7 @@ def rows_from_v1_proofs(proofs: list[Any], proof_path: str, *, name: str | None 
             "file was altered or belongs to another hash. Nothing was imported from it."
         )
     try:
-        modified = os.path.getmtime(proof_path)
-        from datetime import datetime, timezone
-
-        when = datetime.fromtimestamp(modified, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        when = iso_utc(os.path.getmtime(proof_path))
     except OSError:
         when = utc_now()
     rows = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from integritas_gui.core.errors import BadInput
+from integritas_gui.core.hashing import FileDigest
 from integritas_gui.core.history import History
 from integritas_gui.core.receipts import Receipt
 
@@ -16,10 +17,10 @@ def receipt_for_job(history: History, job_id: int) -> Receipt:
         raise BadInput(f"There is no entry {job_id} in the history.")
     if job.sha3_256 is None or job.segment_size is None or not job.path:
         raise BadInput(f"{job.display_name} has no file hashes recorded, so it has no receipt.")
-    digest = SimpleNamespace(
-        path=job.path, size=job.size, mtime_ns=job.mtime_ns, sha3_256=job.sha3_256,
+    digest = FileDigest(
+        path=job.path, size=job.size or 0, mtime_ns=job.mtime_ns, sha3_256=job.sha3_256,
         blake3=job.blake3, segment_size=job.segment_size, segments=history.segments(job.id),
-        segments_root=job.segments_root,
+        segments_root=job.segments_root, ctime_ns=job.ctime_ns,
     )
     receipt = Receipt.from_digest(digest, now=job.created_at)
     if job.kind == "stamp" and job.submitted_at:

@@ -20,7 +20,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from integritas_gui import APP_NAME, __version__
+from integritas_gui.core.display import iso_utc
 from integritas_gui.core.errors import BadInput, Cancelled, FileChanged, FileProblem
+from integritas_gui.core.hexhash import normalise_hash_lenient
+from integritas_gui.core.model import ChainRecord, oldest_first
 from integritas_gui.core.hashing import (  # noqa: F401  (re-exported for callers of receipts)
     MIN_SEGMENT_SIZE,
     SEGMENTS_ROOT_DOMAIN,
@@ -52,13 +55,6 @@ def utc_now_iso() -> str:
     return iso_utc(datetime.now(timezone.utc))
 
 
-def iso_utc(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def parse_iso_utc(text: str) -> datetime:
     """Parse an ISO-8601 time (``Z`` or an offset); a time without zone is taken as UTC."""
     value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
@@ -66,11 +62,8 @@ def parse_iso_utc(text: str) -> datetime:
 
 
 def normalise_hex(value: str) -> str:
-    """Strip ``0x`` and lowercase; no validation of length."""
-    text = value.strip()
-    if text[:2] in ("0x", "0X"):
-        text = text[2:]
-    return text.lower()
+    """Strip ``0x`` and whitespace, lowercase; no validation of length."""
+    return normalise_hash_lenient(value) or ""
 
 
 def segment_length(file_size: int, segment_size: int, index: int) -> int:
@@ -118,42 +111,19 @@ def _get(obj: Any, *names: str, default: Any = None) -> Any:
 # The receipt
 
 
-@dataclass(frozen=True)
-class OnChainRecord:
-    """One anchoring of the hash on the Minima chain (``blockchainData[]`` entry)."""
+def record_to_receipt(record: ChainRecord) -> dict:
+    """A record as ``confirmation.records[]`` of the receipt JSON."""
+    return record.as_dict()
 
-    block_number: int | None = None
-    block_date: str | None = None  # ISO-8601 UTC
-    txpow_id: str | None = None
-    transaction_id: str | None = None
-    matched_hash: str | None = None
 
-    @classmethod
-    def from_any(cls, record: Any) -> "OnChainRecord":
-        """From a client ``ChainRecord``, a receipt dict, or a raw ``blockchainData`` entry."""
-        block = _get(record, "block_number", "blockNumber")
-        matched = _get(record, "matched_hash", "matchedHash")
-        txpow = _get(record, "txpow_id", "txpowId")
-        transaction = _get(record, "transaction_id", "transactionId")
-        return cls(
-            block_number=int(block) if block is not None else None,
-            block_date=_get(record, "block_date", "blockDate"),
-            txpow_id=str(txpow) if txpow else None,
-            transaction_id=str(transaction) if transaction else None,
-            matched_hash=normalise_hex(matched) if matched else None,
-        )
-
-    def to_dict(self) -> dict:
-        return {
-            "block_number": self.block_number,
-            "block_date": self.block_date,
-            "txpow_id": self.txpow_id,
-            "transaction_id": self.transaction_id,
-            "matched_hash": self.matched_hash,
-        }
-
-    def key(self) -> tuple:
-        return (self.txpow_id or "", self.transaction_id or "", self.block_number)
+def _record_from_receipt(entry: "_Fields") -> ChainRecord:
+    return ChainRecord(
+        block_number=entry.int("block_number", required=False),
+        block_date=entry.time("block_date", required=False),
+        txpow_id=entry.str("txpow_id", required=False),
+        transaction_id=entry.str("transaction_id", required=False),
+        matched_hash=entry.hex64("matched_hash", required=False),
+    )
 
 
 @dataclass(frozen=True)
@@ -201,7 +171,7 @@ class Receipt:
     mtime_ns: int | None = None
     stamp_request: StampRequest | None = None
     stamp_response: StampResponse | None = None
-    records: tuple[OnChainRecord, ...] = ()
+    records: tuple[ChainRecord, ...] = ()
     confirmed_at: str | None = None
     reports: tuple[ReportRef, ...] = ()
     node_evidence: tuple[dict, ...] = ()  # what the user's own Minima node said (see NODE_EVIDENCE_FIELDS)
@@ -269,20 +239,19 @@ class Receipt:
         return receipt
 
     def with_confirmation(
-        self, records: Iterable[Any], *, confirmed_at: str | None = None, now: str | None = None
+        self, records: Iterable[ChainRecord], *, confirmed_at: str | None = None, now: str | None = None
     ) -> "Receipt":
-        """Add on-chain records (client ``ChainRecord``s or ``blockchainData`` dicts).
+        """Add on-chain records.
 
         Records naming another hash are ignored; the same record twice is kept once.
         """
         now = now or utc_now_iso()
         merged = {record.key(): record for record in self.records}
-        for raw in records:
-            record = OnChainRecord.from_any(raw)
+        for record in records:
             if record.matched_hash and record.matched_hash != self.sha3_256:
                 continue
             merged.setdefault(record.key(), record)
-        ordered = tuple(sorted(merged.values(), key=lambda r: (r.block_number is None, r.block_number or 0)))
+        ordered = oldest_first(merged.values())
         if ordered == self.records:
             return self
         return replace(
@@ -382,7 +351,7 @@ class Receipt:
             },
             "confirmation": None if not self.records else {
                 "confirmed_at": self.confirmed_at,
-                "records": [record.to_dict() for record in self.records],
+                "records": [record_to_receipt(record) for record in self.records],
             },
             "reports": [
                 {
@@ -615,20 +584,14 @@ def _parse_receipt(data: Any) -> Receipt:
                 node=node,
             )
 
-    records: list[OnChainRecord] = []
+    records: list[ChainRecord] = []
     confirmed_at = None
     confirmation = top.obj("confirmation", required=False)
     if confirmation is not None:
         confirmed_at = confirmation.time("confirmed_at", required=False)
         for index, raw in enumerate(confirmation.list("records")):
             entry = _Fields(raw, f"confirmation.records[{index}]")
-            records.append(OnChainRecord(
-                block_number=entry.int("block_number", required=False),
-                block_date=entry.time("block_date", required=False),
-                txpow_id=entry.str("txpow_id", required=False),
-                transaction_id=entry.str("transaction_id", required=False),
-                matched_hash=entry.hex64("matched_hash", required=False),
-            ))
+            records.append(_record_from_receipt(entry))
 
     reports: list[ReportRef] = []
     for index, raw in enumerate(top.list("reports", required=False) or []):
@@ -893,7 +856,7 @@ def _changed_message(receipt: Receipt, digest: Any, changed: Sequence[tuple[int,
 
 
 __all__ = [
-    "RECEIPT_FORMAT", "RECEIPT_VERSION", "SIDECAR_SUFFIX", "OnChainRecord", "StampRequest",
+    "RECEIPT_FORMAT", "RECEIPT_VERSION", "SIDECAR_SUFFIX", "record_to_receipt", "StampRequest",
     "StampResponse", "ReportRef", "Receipt", "ReceiptCheck", "read_receipt", "write_receipt",
     "write_sidecar", "export_receipt", "sidecar_path", "receipt_file_name", "segments_root",
     "verify_file_against_receipt", "merge_changed_segments", "compare_segments", "describe_range",

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from integritas_gui.core.display import format_size
 from integritas_gui.core.errors import BadInput
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,8 @@ SLOW_REQUEST_FACTOR = 4
 MAX_REQUEST_TIMEOUT = 3600.0
 MAX_HASH_WORKERS = max(2, (os.cpu_count() or 2) * 2)
 KIB, MIB = 1024, 1024 * 1024
-SEGMENT_CHOICES: tuple[tuple[int, str], ...] = (
-    (64 * KIB, "64 KiB"), (256 * KIB, "256 KiB"), (1 * MIB, "1 MiB"), (4 * MIB, "4 MiB"),
-    (16 * MIB, "16 MiB"),
-)
+SEGMENT_CHOICES: tuple[tuple[int, str], ...] = tuple(
+    (size, format_size(size)) for size in (64 * KIB, 256 * KIB, 1 * MIB, 4 * MIB, 16 * MIB))
 DROP_ACTIONS = ("stamp", "verify", "check")
 DEFAULT_NODE_URL = "http://127.0.0.1:9005"  # a Minima node's RPC port (-rpcenable)
 DEFAULT_NODE_CONFIRMATIONS = 3

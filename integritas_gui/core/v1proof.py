@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from integritas_gui.core.errors import BadInput, FileProblem
+from integritas_gui.core.hexhash import normalise_hash_lenient
 
 EMPTY_PROOF = "000100000100"
 MINIMA_ZERO = bytes.fromhex("000100")
@@ -74,10 +75,7 @@ def _hex_field(entry: dict, key: str, index: int) -> str:
     value = entry.get(key)
     if not isinstance(value, str):
         raise BadInput(f"This v1 proof file is damaged: entry {index + 1} has no '{key}' text.")
-    text = value.strip()
-    if text[:2] in ("0x", "0X"):
-        text = text[2:]
-    text = text.lower()
+    text = normalise_hash_lenient(value) or ""
     if not _HEX.fullmatch(text):
         raise BadInput(f"This v1 proof file is damaged: '{key}' of entry {index + 1} is not hexadecimal.")
     return text

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from integritas_gui.gui import status_text as st
 from integritas_gui.gui import theme
-from integritas_gui.core.history import Record
+from integritas_gui.core.model import ChainRecord
 from integritas_gui.gui.job_details import JobDetails
 from integritas_gui.gui.levels_box import LevelsBox
 from integritas_gui.gui.segment_map import SegmentMap
@@ -186,9 +186,9 @@ class RecordsTable(QTableWidget):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.cellActivated.connect(self._activated)
-        self.records: tuple[Record, ...] = ()
+        self.records: tuple[ChainRecord, ...] = ()
 
-    def set_records(self, records: tuple[Record, ...]) -> None:
+    def set_records(self, records: tuple[ChainRecord, ...]) -> None:
         self.records = records
         self.setRowCount(len(records))
         mono = theme.monospace_font()
@@ -223,7 +223,7 @@ class RecordsTable(QTableWidget):
         height += self.horizontalScrollBar().sizeHint().height()
         self.setFixedHeight(height)
 
-    def current_record(self) -> Record | None:
+    def current_record(self) -> ChainRecord | None:
         row = self.currentRow()
         if 0 <= row < len(self.records):
             return self.records[row]

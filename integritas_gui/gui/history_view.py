@@ -13,10 +13,9 @@ import shutil
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from PySide6.QtCore import QDate, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
@@ -29,124 +28,12 @@ from PySide6.QtWidgets import (
 from integritas_gui.core.errors import Cancelled, IntegritasError
 from integritas_gui.core.display import iso_utc
 from integritas_gui.core.history_export import JobFilter, export_history, import_files
+from integritas_gui.core.reverify import FileCheck, reverify
 from integritas_gui.gui.adapter import TaskRunner
 from integritas_gui.gui.history_model import HistoryFilter, HistoryModel
 from integritas_gui.gui.status_text import human_size, kind_text, local_time
 
 SEARCH_DELAY_MS = 250  # typing pauses this long before the search runs
-
-
-# ---- re-verifying stamped files (no Qt: runs on a worker thread) ------------------------------
-
-@dataclass(frozen=True)
-class FileCheck:
-    job_id: int
-    name: str
-    path: str
-    status: str  # match | changed | missing | moved | unreadable
-    message: str
-    new_path: str | None = None
-
-
-def stamped_files(history: Any) -> Iterator[Any]:
-    """The newest confirmed or pending stamp of each file path, newest first."""
-    ids = [row[0] for row in history.db.execute(
-        "SELECT MAX(id) FROM jobs WHERE kind = 'stamp' AND state IN ('confirmed', 'pending')"
-        " AND path IS NOT NULL AND sha3_256 IS NOT NULL GROUP BY path ORDER BY 1 DESC"
-    )]
-    for start in range(0, len(ids), 200):
-        yield from history.jobs(ids[start:start + 200])
-
-
-def _receipt_of(history: Any, job: Any) -> Any | None:
-    from integritas_gui.core.job_receipts import receipt_for_job
-    from integritas_gui.core.receipts import read_receipt
-
-    if job.receipt_path and os.path.isfile(job.receipt_path):
-        try:
-            receipt = read_receipt(job.receipt_path)
-            if receipt.sha3_256 == job.sha3_256:
-                return receipt
-        except IntegritasError:
-            pass
-    try:
-        return receipt_for_job(history, job.id)
-    except IntegritasError:  # no segment hashes recorded (e.g. an imported entry)
-        return None
-
-
-def _find_moved(job: Any, cancel: threading.Event | None) -> str | None:
-    """The file under another name in its folder, or next to its receipt: same size, same SHA3-256."""
-    from integritas_gui.core.hashing import hash_file
-
-    folders = [Path(job.path).parent]
-    if job.receipt_path:
-        folders.append(Path(job.receipt_path).parent)
-    tried = 0
-    for folder in dict.fromkeys(folders):
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if not entry.is_file() or entry.stat().st_size != job.size:
-                    continue
-            except OSError:
-                continue
-            tried += 1
-            if tried > 50:
-                return None
-            try:
-                if hash_file(entry.path, cancel=cancel).sha3_256 == job.sha3_256:
-                    return entry.path
-            except Cancelled:
-                raise
-            except IntegritasError:
-                continue
-    return None
-
-
-def check_stamped_file(history: Any, job: Any, cancel: threading.Event | None = None) -> FileCheck:
-    """Does the file at the stamp's path still match what was stamped? Uses the receipt (every
-    segment) when there is one, else the recorded SHA3-256."""
-    from integritas_gui.core.hashing import hash_file
-    from integritas_gui.core.receipts import verify_file_against_receipt
-
-    base = dict(job_id=job.id, name=job.display_name, path=job.path)
-    receipt = _receipt_of(history, job)
-    if receipt is not None:
-        check = verify_file_against_receipt(job.path, receipt, cancel=cancel)
-        status, message = check.status, check.message
-    elif not os.path.exists(job.path):
-        status, message = "missing", f"The file is not there any more: {job.path}"
-    else:
-        try:
-            same = hash_file(job.path, cancel=cancel).sha3_256 == job.sha3_256
-        except Cancelled:
-            raise
-        except IntegritasError as exc:
-            return FileCheck(status="unreadable", message=exc.message, **base)
-        status = "match" if same else "changed"
-        message = ("The file still has the SHA3-256 that was stamped." if same else
-                   "The file's SHA3-256 differs from the one that was stamped: it has changed.")
-    if status == "missing":
-        moved = _find_moved(job, cancel)
-        if moved:
-            return FileCheck(status="moved", new_path=moved,
-                             message=f"The file was moved or renamed; it is unchanged at {moved}", **base)
-    return FileCheck(status=status, message=message, **base)
-
-
-def reverify_all(history: Any, *, cancel: threading.Event,
-                 on_result: Callable[[FileCheck, int, int], None]) -> int:
-    """Check every stamped file; ``on_result(check, done, total)`` after each. Returns files checked."""
-    jobs = list(stamped_files(history))
-    for done, job in enumerate(jobs, start=1):
-        if cancel.is_set():
-            raise Cancelled("Re-verification cancelled.")
-        on_result(check_stamped_file(history, job, cancel), done, len(jobs))
-    return len(jobs)
 
 
 # ---- the widget --------------------------------------------------------------------------------
@@ -181,7 +68,6 @@ class HistoryView(QWidget):
         self.model = HistoryModel(self.history, self)
         self._count_generation = 0
         self._reverify_cancel: threading.Event | None = None
-        self._reverify_thread: threading.Thread | None = None
         self._reverify_running = False
         self._build()
         self._search_timer = QTimer(self)
@@ -708,21 +594,21 @@ class HistoryView(QWidget):
         self.reverify_all_button.setText(self.tr("Stop re-verifying"))
         self._reverify_counts = {"match": 0}
         cancel = threading.Event()
-        inbox: list[Any] = []  # (check, done, total) tuples, then ("finished", outcome)
+        inbox: list[Any] = []  # (check, done, total) tuples from the worker
         lock = threading.Lock()
         history = self.history
+        total = [0]
 
-        def post(item: Any) -> None:
-            with lock:
-                inbox.append(item)
+        def counted(done: int, count: int) -> None:
+            total[0] = count
 
-        def run() -> None:
-            try:
-                checked = reverify_all(history, cancel=cancel, on_result=lambda *result: post(result))
-            except BaseException as exc:  # reported on the GUI thread
-                post(("finished", exc))
-            else:
-                post(("finished", checked))
+        def work() -> int:
+            checked = 0
+            for check in reverify(history, cancel=cancel, progress=counted):
+                checked += 1
+                with lock:
+                    inbox.append((check, checked, total[0]))
+            return checked
 
         def drain() -> None:
             # Worker results are handed over by polling on the GUI thread, at most ten times a second.
@@ -730,31 +616,28 @@ class HistoryView(QWidget):
                 items = inbox[:]
                 inbox.clear()
             for item in items:
-                if item[0] == "finished":
-                    self._reverify_timer.stop()
-                    self._reverify_finished(item[1])
-                else:
-                    self._reverify_result(*item)
+                self._reverify_result(*item)
+
+        def finished(outcome: Any) -> None:
+            self._reverify_timer.stop()
+            drain()
+            self._reverify_finished(outcome)
 
         self._reverify_cancel = cancel
         self._reverify_timer = QTimer(self)
         self._reverify_timer.setInterval(100)
         self._reverify_timer.timeout.connect(drain)
-        self._reverify_thread = threading.Thread(target=run, name="reverify-all", daemon=True)
         self._reverify_running = True
-        self._reverify_thread.start()
         self._reverify_timer.start()
+        self.tasks.run(work, finished, finished)
 
     def cancel_reverify_all(self) -> None:
         if self._reverify_cancel is not None:
             self._reverify_cancel.set()
 
     def wait_reverify(self, timeout: float | None = None) -> bool:
-        thread = self._reverify_thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        """Wait (up to ``timeout`` seconds) until the worker has stopped."""
+        return self.tasks.wait(-1 if timeout is None else int(timeout * 1000))
 
     def _reverify_result(self, check: FileCheck, done: int, total: int) -> None:
         self.problems_progress.setRange(0, total)
@@ -807,4 +690,4 @@ class HistoryView(QWidget):
         super().closeEvent(event)
 
 
-__all__ = ["HistoryView", "FileCheck", "check_stamped_file", "reverify_all", "stamped_files"]
+__all__ = ["HistoryView"]

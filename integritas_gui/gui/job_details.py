@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from integritas_gui.core.history import Record
+from integritas_gui.core.model import Job
 from integritas_gui.gui.segment_map import SegmentMapData
 
 
@@ -20,26 +20,26 @@ class SegmentRange:
 
 @dataclass(frozen=True)
 class JobDetails:
-    job_id: int
-    kind: str
-    state: str
-    path: str | None
-    name: str
-    size: int | None
-    sha3_256: str | None
-    blake3: str | None = None
-    outcome: str | None = None
-    error: str | None = None
-    block_number: int | None = None
-    block_date: str | None = None
-    records: tuple[Record, ...] = ()
+    """A history ``Job`` and what the panel derives from it: the service's matched segments and
+    message. The job's own fields (kind, state, sha3_256, records, ...) read straight through."""
+
+    job: Job
     segments: tuple[SegmentRange, ...] = ()
-    receipt_check: dict[str, Any] | None = None
-    report_path: str | None = None
-    receipt_path: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
     levels: tuple = ()  # core.node_verify.Level: local, service, your node
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "job":  # not set yet (copying, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.job, name)
+
+    @property
+    def job_id(self) -> int:
+        return self.job.id
+
+    @property
+    def name(self) -> str:
+        return self.job.name or (os.path.basename(self.job.path) if self.job.path else "")
 
     def segment_map(self) -> SegmentMapData | None:
         """Matched byte ranges from the service, changed ones from the receipt comparison."""
@@ -79,23 +79,14 @@ def _complement(ranges: tuple[tuple[int, int], ...], size: int) -> tuple[tuple[i
     return tuple(gaps)
 
 
-def details_from_job(job: Any) -> JobDetails:
-    """Build the panel's view of a ``core.history.Job``."""
+def details_from_job(job: Job) -> JobDetails:
+    """Build the panel's view of a history job."""
     response = job.response or {}
     segments = tuple(
         SegmentRange(int(s.get("offset") or 0), int(s.get("packet_size") or 0), s.get("matched_hash"))
         for s in response.get("segments") or ()
     )
-    records = tuple(job.records)
-    return JobDetails(
-        job_id=job.id, kind=job.kind, state=job.state, path=job.path,
-        name=job.name or (os.path.basename(job.path) if job.path else ""),
-        size=job.size, sha3_256=job.sha3_256, blake3=job.blake3, outcome=job.outcome,
-        error=job.error, block_number=job.block_number, block_date=job.block_date,
-        records=records, segments=segments, receipt_check=job.receipt_check,
-        report_path=job.report_path, receipt_path=job.receipt_path, options=job.options or {},
-        message=response.get("message"),
-    )
+    return JobDetails(job=job, segments=segments, message=response.get("message"))
 
 
 def load_job_details(history: Any, job_id: int) -> JobDetails | None:

@@ -13,6 +13,7 @@ from PySide6.QtCore import QDate, Qt
 
 from integritas_gui.core.engine import ConfirmPolicy, Engine
 from integritas_gui.core.history import History
+from integritas_gui.core.model import ChainRecord
 from integritas_gui.core.paths import app_dirs
 from integritas_gui.core.receipts import segments_root
 from integritas_gui.gui.history_view import HistoryView
@@ -136,8 +137,8 @@ def sample(history: History) -> None:
                                                segments_root=ROOT))
     history.update(stamp, state="confirmed", block_number=7, block_date="2026-01-01T00:00:00.000Z",
                    confirmed_at="2026-01-01T00:01:00.000Z")
-    history.add_records(stamp, [{"block_number": 7, "block_date": "2026-01-01T00:00:00.000Z",
-                                 "txpow_id": "0x1", "transaction_id": "0x2", "matched_hash": "ab" * 32}])
+    history.add_records(stamp, [ChainRecord(block_number=7, block_date="2026-01-01T00:00:00.000Z",
+                                            txpow_id="0x1", transaction_id="0x2", matched_hash="ab" * 32)])
     check = history.add_job("check", sha3_256="99" * 32)
     history.update(check, state="done", outcome="not found")
 
@@ -307,3 +308,22 @@ def test_an_error_proof_and_an_edge_studio_zip_import_with_plain_notices(qtbot, 
     qtbot.waitUntil(lambda: len(results) == 2, timeout=10_000)
     assert "imported 1 Edge Studio export entry" in view.notice.text()
     assert services.history.count() == 2
+
+
+def test_reverify_all_runs_on_the_task_runner_and_lists_an_unreadable_file(qtbot, view, services, tmp_path):
+    from integritas_gui.core.hashing import hash_file
+
+    paths = [tmp_path / "kept.txt", tmp_path / "blocked.txt"]
+    for path in paths:
+        path.write_bytes(os.urandom(70_000))
+        job_id = services.history.add_job("stamp", path=str(path), name=path.name)
+        services.history.save_digest(job_id, hash_file(path), state="confirmed")
+    paths[1].unlink()
+    paths[1].mkdir()  # something is there, but not a file that can be read
+    qtbot.mouseClick(view.reverify_all_button, Qt.MouseButton.LeftButton)
+    assert view.reverifying and view.tasks.busy
+    qtbot.waitUntil(lambda: not view.reverifying, timeout=30_000)
+    assert [row[:2] for row in view.problem_rows()] == [("unreadable", str(paths[1]))]
+    assert (view.problems_progress.value(), view.problems_progress.maximum()) == (2, 2)
+    assert view.problems_title.text() == "1 files still match; 1 no longer match."
+    assert view.reverify_all_button.text() == "Re-verify &all"

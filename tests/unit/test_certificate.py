@@ -21,6 +21,7 @@ from integritas_gui.core.certificate import (
     verification_from_check,
     visual_order,
 )
+from integritas_gui.core.client import record_from_service
 from integritas_gui.core.engine import ConfirmPolicy, Engine
 from integritas_gui.core.errors import BadInput
 from integritas_gui.core.hashing import hash_file
@@ -73,7 +74,7 @@ def decoded_streams(pdf) -> bytes:
 
 def synthetic_receipt(path, *, base_url="https://integritas.technology/core", records=(RECORD,)):
     receipt = Receipt.from_digest(hash_file(path, segment_size=SEG), base_url=base_url)
-    return receipt.with_confirmation(records) if records else receipt
+    return receipt.with_confirmation([record_from_service(r) for r in records]) if records else receipt
 
 
 @pytest.fixture
@@ -126,7 +127,7 @@ def test_stamped_file_certificate_carries_a_receipt_that_reverifies_the_file(eng
     assert "Confirmed" in text and f"{job.records[0].block_number:,}" in text
     assert SANDBOX_WARNING in flat(text)
     data = pdf.read_bytes()
-    assert explorer_links({"transaction_id": job.records[0].transaction_id})["transaction"].encode() in data
+    assert explorer_links(job.records[0])["transaction"].encode() in data
     assert TEST_API_KEY.encode() not in data
     assert TEST_API_KEY.encode() not in decoded_streams(pdf)
     assert TEST_API_KEY not in text
@@ -272,7 +273,7 @@ def test_qr_code_on_the_page_encodes_the_explorer_link(tmp_path):
 
     path = make_file(tmp_path / "a.bin", size=5000)
     pdf = render_certificate(synthetic_receipt(path), tmp_path / "c.pdf")
-    link = explorer_links({"transaction_id": RECORD["transactionId"]})["transaction"]
+    link = explorer_links(record_from_service(RECORD))["transaction"]
     # The QR code is also a link: its square annotation tells where it is drawn.
     squares = []
     for match in re.finditer(rb"/URI \(([^)]*)\).{0,200}?/Rect \[([^\]]*)\]", pdf.read_bytes(), re.S):

@@ -71,5 +71,5 @@ def test_the_history_export_writes_dates_without_a_zone_as_utc(tmp_path):
     [row] = read_csv_export(io.StringIO(export_to_string(history, "csv").replace(
         "2026-01-21T09:55:48.000Z", V1_DATE)))  # an older export read back
     assert row["block_date"] == "2026-01-21T09:55:48.000Z"
-    assert row["records"][0]["block_date"] == "2026-01-21T09:55:48.000Z"
+    assert row["records"][0].block_date == "2026-01-21T09:55:48.000Z"
     history.close()

@@ -63,3 +63,31 @@ def test_non_text_is_not_a_hash(value):
     assert not is_hash(value)
     with pytest.raises(BadInput):
         normalise(value)
+
+
+# ---- strict and lenient, named apart -------------------------------------------------------------
+from integritas_gui.core.hexhash import normalise_hash_lenient, parse_sha3_strict  # noqa: E402
+
+
+@pytest.mark.parametrize("echoed, expected", [
+    ("0x" + HASH.upper(), HASH),
+    (f"  {HASH}\n", HASH),
+    ("0X" + HASH[:10].upper(), HASH[:10]),  # lenient: any length, the caller compares
+    ("", None),
+    ("  0x ", None),
+    (None, None),
+    (42, None),
+])
+def test_lenient_reads_what_a_service_echoes(echoed, expected):
+    assert normalise_hash_lenient(echoed) == expected
+
+
+@pytest.mark.parametrize("typed", [HASH[:63], HASH + "0", "0x" + HASH[:60] + "zzzz", "", None])
+def test_strict_refuses_what_lenient_passes(typed):
+    with pytest.raises(BadInput):
+        parse_sha3_strict(typed)
+
+
+def test_strict_and_lenient_agree_on_a_valid_hash():
+    pasted = "0x" + " ".join(HASH.upper()[i:i + 16] for i in range(0, 64, 16))
+    assert parse_sha3_strict(pasted) == normalise_hash_lenient(pasted) == HASH

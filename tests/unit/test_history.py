@@ -11,6 +11,7 @@ import pytest
 
 from integritas_gui.core.errors import StoreError
 from integritas_gui.core.history import History, quarantine
+from integritas_gui.core.model import ChainRecord
 
 
 def digest(path="/data/report.pdf", size=10, seg=("11" * 32, "22" * 32)):
@@ -38,7 +39,8 @@ def test_records_are_kept_once_and_newest_block_first(tmp_path):
     job_id = history.add_job("verify", sha3_256="ab" * 32, state="hashed")
     rec = dict(block_number=5, block_date="2026-01-01T00:00:00.000Z", txpow_id="0x1",
                transaction_id="0x2", matched_hash="ab" * 32)
-    history.add_records(job_id, [rec, rec, {**rec, "block_number": 9, "txpow_id": "0x3"}])
+    history.add_records(job_id, [ChainRecord(**rec), ChainRecord(**rec),
+                                 ChainRecord(**{**rec, "block_number": 9, "txpow_id": "0x3"})])
     assert [r.block_number for r in history.get_job(job_id).records] == [9, 5]
 
 

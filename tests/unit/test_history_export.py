@@ -13,6 +13,7 @@ import blake3
 import pytest
 
 from integritas_gui.core.history import History
+from integritas_gui.core.model import ChainRecord
 from integritas_gui.core.history_export import (
     EXPORT_FIELDS,
     JobFilter,
@@ -77,10 +78,10 @@ def sample_jobs(history: History) -> None:
                    confirmed_at="2026-01-21T09:56:00.000Z", block_date="2026-01-21T09:55:48.726Z",
                    receipt_path="/home/ann/r.json")
     history.add_records(stamp, [
-        {"block_number": 1906787, "block_date": "2026-01-21T09:55:48.726Z", "txpow_id": "0x01",
-         "transaction_id": "0x02", "matched_hash": "ab" * 32},
-        {"block_number": 1903587, "block_date": "2026-01-19T13:39:24.252Z", "txpow_id": "0x03",
-         "transaction_id": "0x04", "matched_hash": "ab" * 32},
+        ChainRecord(block_number=1906787, block_date="2026-01-21T09:55:48.726Z", txpow_id="0x01",
+                    transaction_id="0x02", matched_hash="ab" * 32),
+        ChainRecord(block_number=1903587, block_date="2026-01-19T13:39:24.252Z", txpow_id="0x03",
+                    transaction_id="0x04", matched_hash="ab" * 32),
     ])
     check = history.add_job("check", sha3_256="ef" * 32)
     history.update(check, state="done", outcome="not found")
@@ -188,10 +189,10 @@ def make_receipt(tmp_path, confirmed=True) -> tuple[Receipt, str]:
     (tmp_path / "hello.txt").write_bytes(data)
     receipt = Receipt.from_digest(digest, base_url="http://127.0.0.1:9/core")
     if confirmed:
-        receipt = receipt.with_confirmation([{
-            "block_number": 42, "block_date": "2026-02-01T10:00:00.000Z", "txpow_id": "0xaa",
-            "transaction_id": "0xbb", "matched_hash": digest.sha3_256,
-        }])
+        receipt = receipt.with_confirmation([ChainRecord(
+            block_number=42, block_date="2026-02-01T10:00:00.000Z", txpow_id="0xaa",
+            transaction_id="0xbb", matched_hash=digest.sha3_256,
+        )])
     path = tmp_path / "hello.txt.integritas.json"
     write_receipt(receipt, path)
     return receipt, str(path)

@@ -9,11 +9,11 @@ import os
 import blake3
 import pytest
 
+from integritas_gui.core.client import record_from_service
 from integritas_gui.core.errors import BadInput, FileProblem
 from integritas_gui.core.hashing import hash_file
 from integritas_gui.core.receipts import (
     RECEIPT_VERSION,
-    OnChainRecord,
     Receipt,
     export_receipt,
     merge_changed_segments,
@@ -80,7 +80,7 @@ def test_round_trip_with_everything(tmp_path):
         "raw": {"data": {"service": "MINIMA_NODE", "command": "send", "params": {"amount": "1e-22"}, "status": True}},
     }
     receipt = receipt_for(path, base_url="http://user:secret@127.0.0.1:8123/core/?k=1", stamp_result=stamp)
-    receipt = receipt.with_confirmation([RECORD, dict(RECORD)])  # the same record twice -> once
+    receipt = receipt.with_confirmation([record_from_service(RECORD), record_from_service(dict(RECORD))])  # the same record twice -> once
     receipt = receipt.with_report(
         {"result": "full match", "nft_coin_id": "0xB2E1", "nft_txn_id": "0xFCF4",
          "report": {"file_name": "verification-report.pdf"}},
@@ -101,14 +101,14 @@ def test_round_trip_with_everything(tmp_path):
 def test_record_for_another_hash_is_ignored(tmp_path):
     receipt = receipt_for(make_file(tmp_path))
     other = dict(RECORD, matchedHash="AB" * 32)
-    assert receipt.with_confirmation([other]).records == ()
+    assert receipt.with_confirmation([record_from_service(other)]).records == ()
     mine = dict(RECORD, matchedHash="0x" + receipt.sha3_256.upper())
-    assert receipt.with_confirmation([mine]).records[0].matched_hash == receipt.sha3_256
+    assert receipt.with_confirmation([record_from_service(mine)]).records[0].matched_hash == receipt.sha3_256
 
 
 def test_already_anchored_stamp_carries_confirmation(tmp_path):
     receipt = receipt_for(make_file(tmp_path))
-    verification = {"result": "full match", "records": [OnChainRecord.from_any(RECORD)]}
+    verification = {"result": "full match", "records": [record_from_service(RECORD)]}
     stamped = receipt.with_stamp("https://integritas.technology/core", {
         "newly_anchored": False, "message": "already", "verification": verification, "raw": {}})
     assert stamped.is_confirmed and stamped.stamp_response.newly_anchored is False
@@ -207,7 +207,7 @@ CORRUPTIONS = {
 
 @pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
 def test_each_corruption_is_bad_input_naming_the_problem(tmp_path, kind):
-    receipt = receipt_for(make_file(tmp_path)).with_confirmation([RECORD])
+    receipt = receipt_for(make_file(tmp_path)).with_confirmation([record_from_service(RECORD)])
     data = _corrupt(receipt.to_dict(), kind)
     path = tmp_path / "broken.integritas.json"
     path.write_text(json.dumps(data))
@@ -253,7 +253,7 @@ def test_sidecar_naming_and_atomic_write(tmp_path):
     assert written == sidecar_path(path)
     assert read_receipt(written) == receipt
     # overwrite in place leaves no temp files behind
-    write_receipt(receipt.with_confirmation([RECORD]), written)
+    write_receipt(receipt.with_confirmation([record_from_service(RECORD)]), written)
     assert read_receipt(written).is_confirmed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo 1.jpg", "photo 1.jpg.integritas.json"]
 
