@@ -225,14 +225,18 @@ class Engine:
 
     # ---- adding work ---------------------------------------------------------------------------
     def add_files(self, kind: str, paths: Iterable[str | os.PathLike], *, report: bool = False,
-                  send_file_details: bool = False, restamp: bool = False,
+                  send_file_details: bool = False, restamp: bool = False, skip_if_stamped: bool = False,
                   cancel: threading.Event | None = None) -> list[int]:
         """Queue files and folders (walked recursively). Returns one job id per file, including
         failed jobs for entries that cannot be hashed. A stamp of a file that this history already
-        stamped (same path, size and modification time) reuses that job unless ``restamp``."""
+        stamped (same path, size and modification time) reuses that job unless ``restamp``.
+        ``skip_if_stamped``: once hashed, a stamp whose content an earlier stamp job of this history
+        already sent (any path) is not sent again; it ends ``cancelled`` as "already stamped"."""
         from integritas_gui.core.walk import expand_paths
 
         options = {"report": report, "send_file_details": send_file_details}
+        if skip_if_stamped:
+            options["skip_if_stamped"] = True
         batch_id = self.history.new_batch(kind)
         ids: list[int] = []
         pending: list[Any] = []
@@ -556,10 +560,22 @@ class Engine:
             self._commit(job_id, state="failed", error=exc.message, error_kind=exc.kind)
             return
         self.history.save_digest(job_id, digest)
+        if job.options.get("skip_if_stamped") and self._stamped_before(job, digest.sha3_256):
+            return
         if reference:
             self.history.update(job_id, receipt_check=self._compare(reference, digest))
         self._emit(JobUpdate.of(self.history.get_job(job_id, with_records=False)))
         self._submit(job_id)
+
+    def _stamped_before(self, job: Job, sha3: str) -> bool:
+        earlier = next((j for j in self.history.stamps_of_hash(sha3)
+                        if j.id < job.id and j.state not in ("failed", "cancelled")), None)
+        if earlier is None:
+            return False
+        self._settle(job.id)
+        self._commit(job.id, state="cancelled", outcome="already stamped",
+                     error=f"Not sent again: the same content was stamped as “{earlier.name}” (job {earlier.id}).")
+        return True
 
     @staticmethod
     def _compare(reference: dict[str, Any], digest: Any) -> dict[str, Any]:
