@@ -532,6 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", nargs="?", const="", metavar="RECEIPT",
                    help="verify PATH against a receipt (default: the one next to it)")
     p.set_defaults(func=cmd_receipt)
+
+    from integritas_gui.cli_watch import add_watch_parser
+
+    add_watch_parser(sub, common)
     return parser
 
 
