@@ -127,11 +127,17 @@ def _watch(args: argparse.Namespace, out: cli.Output, history) -> int:
     def on_folder(folder: WatchFolder) -> None:
         out.result(folder_record(folder), folder_line(folder))
 
+    def on_scan(folder: WatchFolder, files: int, changed: int, seconds: float) -> None:
+        record = {"event": "scan", "path": folder.path, "files": files, "changed": changed,
+                  "seconds": round(seconds, 3)}
+        out.result(record, f"{folder.path}: looked at {files} files in {seconds:.1f} s, "
+                           f"{changed} new or changed")
+
     engine.subscribe(on_update)
     only = [p for p in args.paths] or None
     watcher = FolderWatcher(history, engine, settle=args.settle, rescan=args.rescan,
                             fallback_rescan=args.rescan, notifications=not args.poll_only, only=only,
-                            on_folder=on_folder)
+                            on_folder=on_folder, on_scan=on_scan)
     engine.resume_unfinished()
     watcher.start()
     previous = signal.signal(signal.SIGTERM, _interrupt)

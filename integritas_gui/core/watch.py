@@ -165,14 +165,16 @@ class WatchStats:
 class FolderWatcher:
     """Watches the stored folders (``only``: just these paths) and stamps through ``engine``.
 
-    ``on_folder(folder)`` is called when a folder's state or message changes; ``on_submit(paths)``
-    when files are handed to the engine. Both run on the watcher's thread."""
+    ``on_folder(folder)`` is called when a folder's state or message changes; ``on_scan(folder,
+    files, changed, seconds)`` after each full scan of a folder; ``on_submit(paths)`` when files are
+    handed to the engine. All run on the watcher's thread."""
 
     def __init__(self, history, engine, *, settle: float = DEFAULT_SETTLE, rescan: float = DEFAULT_RESCAN,
                  fallback_rescan: float = FALLBACK_RESCAN, poll: float = DEFAULT_POLL,
                  notifications: bool = True, only: Iterable[str] | None = None,
                  on_folder: Callable[[WatchFolder], None] | None = None,
-                 on_submit: Callable[[list[str]], None] | None = None):
+                 on_submit: Callable[[list[str]], None] | None = None,
+                 on_scan: Callable[[WatchFolder, int, int, float], None] | None = None):
         self.history = history
         self.engine = engine
         self.settle = settle
@@ -182,6 +184,7 @@ class FolderWatcher:
         self.only = {normal_path(p) for p in only} if only is not None else None
         self.on_folder = on_folder
         self.on_submit = on_submit
+        self.on_scan = on_scan
         self.stats = WatchStats()
         self._live: dict[int, _Live] = {}
         self._pending: dict[str, list] = {}     # path -> [folder_id, size, mtime_ns, stable_since]
@@ -425,6 +428,7 @@ class FolderWatcher:
         started = time.perf_counter()
         problems: list[tuple[str, str]] = []
         seen: set[str] = set()
+        changed = len(self._pending)
         top = top or folder.path
         try:
             for path, st in self._walk(live, top, problems):
@@ -451,6 +455,8 @@ class FolderWatcher:
                            "They are tried again at the next check.")
             self._set_state(live, WATCHING, message)
             live.scanned = True
+            if self.on_scan:
+                self.on_scan(live.folder, len(seen), len(self._pending) - changed, self.stats.last_scan_seconds)
 
     def _consider(self, live: _Live, path: str, st: os.stat_result | None = None) -> None:
         """A file that may be new or changed: wait for it to settle unless it is as last seen."""
