@@ -88,7 +88,7 @@ class Watch:
         return self.scans[0]
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
+        self.proc.send_signal(signal.SIGTERM)  # SIGINT is ignored by children of a background shell job
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -15,6 +15,7 @@ Everything runs on one thread (plus watchdog's), idle between timed checks. No Q
 
 from __future__ import annotations
 
+import collections
 import fnmatch
 import logging
 import os
@@ -35,6 +36,8 @@ DEFAULT_RESCAN = 600.0        # safety-net rescan while change notifications wor
 FALLBACK_RESCAN = 30.0        # rescan interval of a folder without change notifications
 DEFAULT_POLL = 2.0            # how often folder roots and the stored folder list are looked at
 SUBMIT_CHUNK = 1000
+MAX_UNSENT = 2000             # files handed to the engine and not sent yet: a 100,000-file first scan
+                              # is fed in steps, so memory does not grow with the folder
 # Never stamped: our own receipts next to files, and the usual names of files still being written.
 ALWAYS_EXCLUDED = ("*" + SIDECAR_SUFFIX, "*.part", "*.partial", "*.crdownload", "*.tmp", "~$*",
                    ".~lock.*#", "*.swp")
@@ -188,6 +191,8 @@ class FolderWatcher:
         self.stats = WatchStats()
         self._live: dict[int, _Live] = {}
         self._pending: dict[str, list] = {}     # path -> [folder_id, size, mtime_ns, stable_since]
+        self._ready: collections.deque = collections.deque()  # (folder_id, path, stat): settled
+        self._unsent: set[int] = set()          # job ids handed over, not sent (nor finished) yet
         self._events: list[tuple[int, Any]] = []
         self._jobs: dict[int, tuple[int, str]] = {}   # job id -> (folder id, path)
         self._hashes: list[tuple[int, str, str]] = []
@@ -234,7 +239,8 @@ class FolderWatcher:
     def idle(self) -> bool:
         """Every live folder scanned once, nothing waiting to settle or to be handed over."""
         with self._wake:
-            return not self._pending and not self._events and all(l.scanned for l in self._live.values())
+            return (not self._pending and not self._ready and not self._events
+                    and all(l.scanned for l in self._live.values()))
 
     def folders(self) -> list[WatchFolder]:
         return [l.folder for l in list(self._live.values())]
@@ -247,21 +253,25 @@ class FolderWatcher:
                 now = time.monotonic()
                 if now >= next_poll:
                     self._sync_folders()
+                    self._prune_unsent()
                     next_poll = now + self.poll
                 self._handle_events()
                 for live in list(self._live.values()):
                     if time.monotonic() >= live.next_rescan and not self._stopping.is_set():
                         self._rescan(live)
                 self._check_pending()
+                self._hand_over_ready()
                 self._flush()
             except Exception:  # a bug must not end the watching: log it, carry on at the next tick
                 log.exception("Watched folders: unexpected error")
             with self._wake:
                 if self._events or self._stopping.is_set():
                     continue
+                if self._ready and len(self._unsent) < MAX_UNSENT:
+                    continue
                 due = [next_poll] + [l.next_rescan for l in self._live.values()]
                 timeout = min(due) - time.monotonic()
-                if self._pending:
+                if self._pending or self._ready:
                     timeout = min(timeout, max(0.05, min(1.0, self.settle / 4)))
                 if timeout > 0:
                     self._wake.wait(timeout)
@@ -278,7 +288,7 @@ class FolderWatcher:
             live = self._live.get(folder_id)
             if live is None:
                 live = self._live[folder_id] = _Live(folder, self.history.watched_files(folder_id))
-                live.folder = self._check_root(live)
+                live.folder = self._check_root(live, announce=True)
                 if live.folder.state == WATCHING:
                     self._start_notifications(live)
                 continue
@@ -298,7 +308,17 @@ class FolderWatcher:
                     live.scanned = False
                 self._start_notifications(live)
 
-    def _check_root(self, live: _Live) -> WatchFolder:
+    def _prune_unsent(self) -> None:
+        """A safety net under the engine's updates: forget jobs the history shows as sent or done."""
+        with self._wake:
+            if not (self._ready and self._unsent):
+                return
+            ids = list(self._unsent)
+        moved_on = {j.id for j in self.history.jobs(ids) if j.state not in ("queued", "hashing", "hashed", "submitting")}
+        with self._wake:
+            self._unsent -= moved_on
+
+    def _check_root(self, live: _Live, *, announce: bool = False) -> WatchFolder:
         folder = live.folder
         if folder.paused:
             state, message = PAUSED, None
@@ -320,13 +340,15 @@ class FolderWatcher:
                                            "Watching goes on when it is back.")
         if state != WATCHING and live.watch is not None:
             self._drop(live)
-        return self._set_state(live, state, message)
+        return self._set_state(live, state, message, announce=announce)
 
-    def _set_state(self, live: _Live, state: str, message: str | None) -> WatchFolder:
+    def _set_state(self, live: _Live, state: str, message: str | None, *, announce: bool = False) -> WatchFolder:
+        """Record a folder's state; announce it when it changed (or ``announce``: first seen here)."""
         folder = live.folder
-        if (folder.state, folder.message) == (state, message):
+        if (folder.state, folder.message) == (state, message) and not announce:
             return folder
-        self.history.update_watch_folder(folder.id, state=state, message=message)
+        if (folder.state, folder.message) != (state, message):
+            self.history.update_watch_folder(folder.id, state=state, message=message)
         live.folder = folder = WatchFolder(**{**folder.__dict__, "state": state, "message": message})
         log.info("Watched folder %s: %s %s", folder.path, state, message or "")
         if self.on_folder:
@@ -378,6 +400,7 @@ class FolderWatcher:
             for path in [p for p, entry in self._pending.items() if entry[0] == live.folder.id]:
                 del self._pending[path]
             self._events = [(fid, e) for fid, e in self._events if fid != live.folder.id]
+            self._ready = collections.deque(r for r in self._ready if r[0] != live.folder.id)
 
     # ---- scanning ------------------------------------------------------------------------------
     def _walk(self, live: _Live, top: str,
@@ -558,7 +581,6 @@ class FolderWatcher:
     # ---- settling and handing over -------------------------------------------------------------
     def _check_pending(self) -> None:
         now = time.monotonic()
-        ready: dict[int, list[tuple[str, os.stat_result]]] = {}
         with self._wake:
             entries = list(self._pending.items())
         for path, entry in entries:
@@ -575,12 +597,23 @@ class FolderWatcher:
             if now - since >= self.settle:
                 with self._wake:
                     self._pending.pop(path, None)
-                ready.setdefault(folder_id, []).append((path, st))
-        for folder_id, files in ready.items():
-            live = self._live.get(folder_id)
-            if live is not None and live.folder.state == WATCHING:
-                for start in range(0, len(files), SUBMIT_CHUNK):
-                    self._hand_over(live, files[start:start + SUBMIT_CHUNK])
+                    self._ready.append((folder_id, path, st))
+
+    def _hand_over_ready(self) -> None:
+        """Settled files go to the engine in chunks, as far as the engine keeps up sending them."""
+        while not self._stopping.is_set():
+            with self._wake:
+                room = min(SUBMIT_CHUNK, MAX_UNSENT - len(self._unsent), len(self._ready))
+                if room <= 0:
+                    return
+                taken = [self._ready.popleft() for _ in range(room)]
+            by_folder: dict[int, list[tuple[str, os.stat_result]]] = {}
+            for folder_id, path, st in taken:
+                by_folder.setdefault(folder_id, []).append((path, st))
+            for folder_id, files in by_folder.items():
+                live = self._live.get(folder_id)
+                if live is not None and live.folder.state == WATCHING:
+                    self._hand_over(live, files)
 
     def _hand_over(self, live: _Live, files: list[tuple[str, os.stat_result]]) -> None:
         rows: list[tuple] = []
@@ -610,6 +643,8 @@ class FolderWatcher:
                     self._forget.append(target)
                 elif job.state not in ("confirmed", "cancelled", "failed"):
                     self._jobs[job.id] = target
+                    if job.state != "pending":
+                        self._unsent.add(job.id)
         self.stats.submitted += len(submit)
         if self.on_submit:
             self.on_submit(submit)
@@ -622,6 +657,10 @@ class FolderWatcher:
                 return
             if update.sha3_256 and update.state in ("hashed", "submitting", "pending", "confirmed", "cancelled"):
                 self._hashes.append((*target, update.sha3_256))
+            if update.state in ("pending", "confirmed", "cancelled", "failed") and update.job_id in self._unsent:
+                self._unsent.discard(update.job_id)
+                if self._ready:
+                    self._wake.notify_all()
             if update.state in ("confirmed", "cancelled", "failed"):
                 self._jobs.pop(update.job_id, None)
                 if update.state == "failed":

@@ -44,9 +44,11 @@ def history(data_dir):
 def running(history, sandbox):
     made = []
 
-    def start(**options):
+    def start(subscribe=None, **options):
         client = fast_client(sandbox.base_url, sandbox.api_key)
         engine = Engine(history, client, confirm=ConfirmPolicy.for_block_time(TEST_BLOCK_TIME))
+        if subscribe:
+            engine.subscribe(subscribe)
         watcher = FolderWatcher(history, engine, settle=0.3, poll=0.2, **options)
         watcher.start()
         made.append((watcher, engine, client))
@@ -123,3 +125,29 @@ def test_adding_a_missing_path_or_a_file_is_bad_input(history, tmp_path):
     with pytest.raises(BadInput, match="not a folder"):
         add_folder(history, tmp_path / "f")
     assert list_folders(history) == []
+
+
+def test_a_big_first_scan_is_fed_to_the_engine_in_steps(history, running, tmp_path, monkeypatch):
+    import threading
+
+    from integritas_gui.core import watch
+
+    monkeypatch.setattr(watch, "MAX_UNSENT", 3)
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for i in range(20):
+        (folder / f"old {i}.txt").write_text(f"old file {i}")
+    add_folder(history, folder)
+    unsent, most, lock = set(), [0], threading.Lock()
+
+    def follow(update):
+        with lock:
+            if update.state in ("queued", "hashing", "hashed", "submitting"):
+                unsent.add(update.job_id)
+            else:
+                unsent.discard(update.job_id)
+            most[0] = max(most[0], len(unsent))
+
+    running(subscribe=follow)
+    wait_until(lambda: len([j for j in history.search("old", kind="stamp") if j.state == "confirmed"]) == 20)
+    assert 1 <= most[0] <= 3
