@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import collections
 import fnmatch
+import functools
 import logging
 import os
+import re
 import stat as stat_module
 import sys
 import threading
@@ -70,26 +72,35 @@ class WatchFolder:
     def options(self) -> tuple:
         return (self.recursive, self.include, self.exclude, self.hidden)
 
+    @functools.cached_property
+    def _excluded(self) -> "re.Pattern[str]":
+        return _glob_pattern(ALWAYS_EXCLUDED + self.exclude)
+
+    @functools.cached_property
+    def _included(self) -> "re.Pattern[str] | None":
+        return _glob_pattern(self.include) if self.include else None
+
     def wants_dir(self, name: str) -> bool:
-        return (self.hidden or not name.startswith(".")) and not _matches(name, name, self.exclude)
+        return (self.hidden or not name.startswith(".")) and not self._excluded.match(name)
 
     def wants_file(self, rel: str) -> bool:
-        """Whether a file (its path relative to the folder) is watched."""
-        parts = rel.replace("\\", "/").split("/")
-        name = parts[-1]
-        if not self.hidden and any(p.startswith(".") for p in parts):
+        """Whether a file (its path relative to the folder) is watched. A glob matches the file
+        name (``*.pdf``) or the path under the folder (``drafts/*``)."""
+        rel = rel.replace("\\", "/")
+        name = rel.rsplit("/", 1)[-1]
+        if not self.hidden and (name.startswith(".") or rel.startswith(".") or "/." in rel):
             return False
-        if not self.recursive and len(parts) > 1:
+        if not self.recursive and "/" in rel:
             return False
-        if _matches(name, rel, ALWAYS_EXCLUDED) or _matches(name, rel, self.exclude):
+        if self._excluded.match(name) or (name != rel and self._excluded.match(rel)):
             return False
-        return not self.include or _matches(name, rel, self.include)
+        return self._included is None or bool(self._included.match(name) or self._included.match(rel))
 
 
-def _matches(name: str, rel: str, patterns: Iterable[str]) -> bool:
-    """A glob matches the file name (``*.pdf``) or the path under the folder (``drafts/*``)."""
-    rel = rel.replace("\\", "/")
-    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
+def _glob_pattern(patterns: Iterable[str]) -> "re.Pattern[str]":
+    """One regular expression for a set of globs (fnmatch rules; case-blind where the OS is)."""
+    flags = re.IGNORECASE if os.path.normcase("A") == "a" else 0
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)", flags)
 
 
 def _hidden_on_windows(st: os.stat_result) -> bool:
@@ -410,6 +421,7 @@ class FolderWatcher:
         folder = live.folder
         stack = [top]
         windows = sys.platform == "win32"
+        root_length = len(folder.path.rstrip(os.sep)) + 1
         while stack:
             directory = stack.pop()
             try:
@@ -430,7 +442,7 @@ class FolderWatcher:
                         continue
                     if not entry.is_file():
                         continue
-                    rel = os.path.relpath(entry.path, folder.path)
+                    rel = entry.path[root_length:]
                     if not folder.wants_file(rel):
                         continue
                     st = entry.stat()
