@@ -9,7 +9,6 @@ import pytest
 
 from integritas_gui.core.engine import ConfirmPolicy, Engine
 from integritas_gui.core.errors import BadInput
-from integritas_gui.core.history import History
 from integritas_gui.core.watch import FolderWatcher, WatchFolder, add_folder, list_folders, set_paused
 from tests.sandbox_fixture import TEST_BLOCK_TIME, fast_client
 from tests.sandbox_fixture import sandbox_stats as stats
@@ -31,13 +30,6 @@ from tests.sandbox_fixture import sandbox_stats as stats
 ])
 def test_which_files_a_folder_watches(rel, options, wanted):
     assert WatchFolder(1, "/w", **options).wants_file(rel) is wanted
-
-
-@pytest.fixture
-def history(data_dir):
-    store = History(data_dir / "history.sqlite3")
-    yield store
-    store.close()
 
 
 @pytest.fixture
