@@ -16,6 +16,7 @@ Everything runs on one thread (plus watchdog's), idle between timed checks. No Q
 from __future__ import annotations
 
 import collections
+import dataclasses
 import fnmatch
 import functools
 import logging
@@ -305,8 +306,7 @@ class FolderWatcher:
                 continue
             changed = folder.options != live.folder.options or folder.paused != live.folder.paused
             # settings from the store, the state as this watcher last saw it (its changes are announced)
-            live.folder = WatchFolder(**{**folder.__dict__, "state": live.folder.state,
-                                         "message": live.folder.message})
+            live.folder = dataclasses.replace(folder, state=live.folder.state, message=live.folder.message)
             if changed:
                 self._drop(live)
                 live.next_rescan = 0.0
@@ -360,7 +360,7 @@ class FolderWatcher:
             return folder
         if (folder.state, folder.message) != (state, message):
             self.history.update_watch_folder(folder.id, state=state, message=message)
-        live.folder = folder = WatchFolder(**{**folder.__dict__, "state": state, "message": message})
+        live.folder = folder = dataclasses.replace(folder, state=state, message=message)
         log.info("Watched folder %s: %s %s", folder.path, state, message or "")
         if self.on_folder:
             try:
