@@ -91,19 +91,19 @@ def cmd_watch(args: argparse.Namespace, out: cli.Output) -> int:
                 record["state"] = "removed"
             out.result(record, f"{folder.path}: {'no longer watched' if change == 'remove' else record['state']}")
             return cli.EXIT_OK
+    client = cli._client(args)  # no key: say so before storing anything
     if args.paths:
         for path in args.paths:
             add_folder(history, path, recursive=args.recursive, include=args.include, exclude=args.exclude,
                        hidden=args.hidden, restamp_changed=not args.no_restamp)
     elif not list_folders(history):
         raise cli.CliError("Give the folders to watch: integritas watch DIR...", cli.EXIT_BAD_INPUT)
-    return _watch(args, out, history)
+    return _watch(args, out, history, client)
 
 
-def _watch(args: argparse.Namespace, out: cli.Output, history) -> int:
+def _watch(args: argparse.Namespace, out: cli.Output, history, client) -> int:
     from integritas_gui.core.engine import Engine
 
-    client = cli._client(args)
     engine = Engine(history, client, hash_workers=args.workers or 2, confirm=cli._confirm_policy(client))
     printed: set[tuple[int, str]] = set()
     lock = threading.Lock()

@@ -235,8 +235,12 @@ def test_folder_removed_and_back_pause_resume_list(watch, tmp_path, data_dir):
     folder.mkdir()
     kept = folder / "kept.txt"
     kept.write_text("kept")
-    w = watch(str(folder))
+    deleted = folder / "deleted.txt"
+    deleted.write_text("deleted soon")
+    w = watch(str(folder), "--rescan", "1")
     w.wait_for(confirmed(kept))
+    w.wait_for(confirmed(deleted))
+    deleted.unlink()  # no stamp, no error; the next rescan forgets it
 
     parked = tmp_path / "parked"
     folder.rename(parked)  # unplugged
@@ -247,7 +251,7 @@ def test_folder_removed_and_back_pause_resume_list(watch, tmp_path, data_dir):
     parked.rename(folder)  # plugged in again: nothing unchanged is stamped again
     w.wait_for(lambda l: l.get("event") == "folder" and l["state"] == "watching", since=mark)
     time.sleep(SETTLE * 3)
-    assert stamps(w.drain(0.5)) == []
+    assert stamps(w.drain(0.5)) == [] and [l for l in w.seen if l.get("state") == "failed"] == []
 
     listed = run_cli(data_dir, "--list", "--json")
     assert listed.returncode == 0
