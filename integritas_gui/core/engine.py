@@ -11,6 +11,7 @@ Quitting (``shutdown``) leaves interrupted jobs in their last committed state, s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import heapq
 import itertools
@@ -185,6 +186,7 @@ class Engine:
         self._subscribers: list[Callable[[JobUpdate], None]] = []
         self._active: dict[int, _Active] = {}
         self._lock = threading.RLock()
+        self._skip_lock = threading.Lock()  # see skip_if_stamped
         self._idle = threading.Condition(self._lock)
         self._busy = 0  # queued or running pool tasks
         self._timed: list[tuple[float, int, int, str]] = []  # (due, seq, job_id, action)
@@ -559,23 +561,23 @@ class Engine:
             self._settle(job_id)
             self._commit(job_id, state="failed", error=exc.message, error_kind=exc.kind)
             return
-        self.history.save_digest(job_id, digest)
-        if job.options.get("skip_if_stamped") and self._stamped_before(job, digest.sha3_256):
+        skip = job.options.get("skip_if_stamped")
+        with self._skip_lock if skip else contextlib.nullcontext():  # two copies hashed at once: one is sent
+            self.history.save_digest(job_id, digest)
+            earlier = self._stamped_before(job, digest.sha3_256) if skip else None
+        if earlier is not None:
+            self._settle(job_id)
+            self._commit(job_id, state="cancelled", outcome="already stamped",
+                         error=f"Not sent again: the same content was stamped as “{earlier.name}” (job {earlier.id}).")
             return
         if reference:
             self.history.update(job_id, receipt_check=self._compare(reference, digest))
         self._emit(JobUpdate.of(self.history.get_job(job_id, with_records=False)))
         self._submit(job_id)
 
-    def _stamped_before(self, job: Job, sha3: str) -> bool:
-        earlier = next((j for j in self.history.stamps_of_hash(sha3)
-                        if j.id < job.id and j.state not in ("failed", "cancelled")), None)
-        if earlier is None:
-            return False
-        self._settle(job.id)
-        self._commit(job.id, state="cancelled", outcome="already stamped",
-                     error=f"Not sent again: the same content was stamped as “{earlier.name}” (job {earlier.id}).")
-        return True
+    def _stamped_before(self, job: Job, sha3: str) -> Job | None:
+        return next((j for j in self.history.stamps_of_hash(sha3)
+                     if j.id != job.id and j.state not in ("failed", "cancelled")), None)
 
     @staticmethod
     def _compare(reference: dict[str, Any], digest: Any) -> dict[str, Any]:

@@ -143,3 +143,18 @@ def test_a_big_first_scan_is_fed_to_the_engine_in_steps(history, running, tmp_pa
     running(subscribe=follow)
     wait_until(lambda: len([j for j in history.search("old", kind="stamp") if j.state == "confirmed"]) == 20)
     assert 1 <= most[0] <= 3
+
+
+def test_copies_arriving_together_are_sent_once(history, running, sandbox, tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    add_folder(history, folder)
+    watcher, engine = running()
+    wait_until(watcher.idle)
+    sent = stats(sandbox)["submissions"]
+    for i in range(8):
+        (folder / f"copy {i}.bin").write_bytes(b"the same scanned page" * 5000)
+    wait_until(lambda: len([j for j in history.search("copy", kind="stamp") if j.finished or j.state == "pending"]) == 8)
+    jobs = history.search("copy", kind="stamp")
+    assert sorted(j.outcome or j.state for j in jobs).count("already stamped") == 7
+    assert stats(sandbox)["submissions"] == sent + 1
