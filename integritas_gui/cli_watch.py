@@ -85,7 +85,10 @@ def cmd_watch(args: argparse.Namespace, out: cli.Output) -> int:
         return cli.EXIT_OK
     for path, change in ((args.pause, "pause"), (args.resume, "resume"), (args.remove, "remove")):
         if path:
-            folder = remove_folder(history, path) if change == "remove" else set_paused(history, path, change == "pause")
+            if change == "remove":
+                folder = remove_folder(history, path)
+            else:
+                folder = set_paused(history, path, change == "pause")
             record = folder_record(folder)
             if change == "remove":
                 record["state"] = "removed"

@@ -568,7 +568,8 @@ class Engine:
         if earlier is not None:
             self._settle(job_id)
             self._commit(job_id, state="cancelled", outcome="already stamped",
-                         error=f"Not sent again: the same content was stamped as “{earlier.name}” (job {earlier.id}).")
+                         error=f"Not sent again: the same content was stamped as “{earlier.name}” "
+                               f"(job {earlier.id}).")
             return
         if reference:
             self.history.update(job_id, receipt_check=self._compare(reference, digest))

@@ -325,7 +325,8 @@ class FolderWatcher:
             if not (self._ready and self._unsent):
                 return
             ids = list(self._unsent)
-        moved_on = {j.id for j in self.history.jobs(ids) if j.state not in ("queued", "hashing", "hashed", "submitting")}
+        unsent_states = ("queued", "hashing", "hashed", "submitting")
+        moved_on = {j.id for j in self.history.jobs(ids) if j.state not in unsent_states}
         with self._wake:
             self._unsent -= moved_on
 
@@ -449,6 +450,8 @@ class FolderWatcher:
                     if windows and not folder.hidden and _hidden_on_windows(st):
                         continue
                     yield entry.path, st
+                except FileNotFoundError:
+                    continue  # removed while the folder was read: nothing to report
                 except OSError as exc:
                     problems.append((entry.path, exc.strerror or str(exc)))
 
