@@ -289,3 +289,34 @@ def test_bad_input_is_one_plain_line(tmp_path, data_dir):
     assert "is not a folder" in run_cli(data_dir, str(a_file), "--api-key", "k").stderr
     unknown = run_cli(data_dir, "--pause", str(tmp_path))
     assert unknown.returncode == 2 and "is not a watched folder" in unknown.stderr
+
+
+def test_a_service_outage_loses_no_stamp(tmp_path, data_dir):
+    import socket
+    import types
+
+    from integritas_gui.sandbox.server import SandboxServer
+    from tests.sandbox_fixture import TEST_API_KEY, TEST_BLOCK_TIME
+
+    with socket.socket() as probe:  # a port where nothing listens yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    page = folder / "page 1.txt"
+    page.write_text("measured while the service was down")
+    down = types.SimpleNamespace(base_url=f"http://127.0.0.1:{port}/core", api_key=TEST_API_KEY)
+    w = WatchProcess(down, data_dir, str(folder), "--rescan", "1")
+    try:
+        failed = w.wait_for(lambda l: l.get("event") == "stamp" and l["path"] == str(page))
+        assert failed["state"] == "failed" and w.process.poll() is None
+        server = SandboxServer("127.0.0.1", port, api_key=TEST_API_KEY, block_time=TEST_BLOCK_TIME)
+        server.start()
+        try:
+            w.wait_for(confirmed(page), timeout=30)  # tried again by the next rescan
+        finally:
+            w.stop()
+            server.close()
+    finally:
+        if w.process.poll() is None:
+            w.process.kill()
