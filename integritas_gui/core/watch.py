@@ -212,6 +212,7 @@ class FolderWatcher:
         self._wake = threading.Condition()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._synced = False                    # the stored folders were read once
         self._observer = None
         self._notifications = notifications
         engine.subscribe(self._on_update)
@@ -251,7 +252,7 @@ class FolderWatcher:
     def idle(self) -> bool:
         """Every live folder scanned once, nothing waiting to settle or to be handed over."""
         with self._wake:
-            return (not self._pending and not self._ready and not self._events
+            return (self._synced and not self._pending and not self._ready and not self._events
                     and all(l.scanned for l in self._live.values()))
 
     def folders(self) -> list[WatchFolder]:
@@ -265,6 +266,7 @@ class FolderWatcher:
                 now = time.monotonic()
                 if now >= next_poll:
                     self._sync_folders()
+                    self._synced = True
                     self._prune_unsent()
                     next_poll = now + self.poll
                 self._handle_events()
@@ -376,7 +378,7 @@ class FolderWatcher:
         if self._observer is None:
             if self._notifications:
                 self._set_state(live, WATCHING, "Change notifications are not available: this folder is "
-                                f"checked every {self.fallback_rescan:.0f} s.")
+                                f"checked every {self.fallback_rescan:g} s.")
             return
         from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileAttribEvent,
                                      FileClosedEvent, FileCreatedEvent, FileDeletedEvent,
@@ -398,7 +400,7 @@ class FolderWatcher:
         except Exception as exc:  # inotify watch limit, a network drive, ...: rescans alone
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             self._set_state(live, WATCHING, f"Change notifications are not available here ({reason}): "
-                            f"this folder is checked every {self.fallback_rescan:.0f} s.")
+                            f"this folder is checked every {self.fallback_rescan:g} s.")
 
     def _drop(self, live: _Live) -> None:
         """Stop notifications and forget what was waiting to settle (the stored file states stay)."""

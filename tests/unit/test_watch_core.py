@@ -158,3 +158,23 @@ def test_copies_arriving_together_are_sent_once(history, running, sandbox, tmp_p
     jobs = history.search("copy", kind="stamp")
     assert sorted(j.outcome or j.state for j in jobs).count("already stamped") == 7
     assert stats(sandbox)["submissions"] == sent + 1
+
+
+def test_when_notifications_cannot_be_set_up_the_folder_is_rescanned(history, running, tmp_path, monkeypatch):
+    from watchdog.observers import Observer
+
+    def no_more_watches(*args, **kwargs):  # what inotify says past fs.inotify.max_user_watches
+        raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(Observer, "schedule", no_more_watches)
+    folder = tmp_path / "nas"
+    folder.mkdir()
+    add_folder(history, folder)
+    watcher, _ = running(fallback_rescan=0.5)
+    wait_until(watcher.idle)
+    (state,) = watcher.folders()
+    assert state.state == "watching"
+    assert "Change notifications are not available here (inotify watch limit reached)" in state.message
+    (folder / "late.txt").write_text("found by the rescan")
+    wait_until(lambda: stamped(history, folder / "late.txt"))
+    assert state.message.endswith("this folder is checked every 0.5 s.")
