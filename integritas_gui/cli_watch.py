@@ -94,20 +94,31 @@ def cmd_watch(args: argparse.Namespace, out: cli.Output) -> int:
                 record["state"] = "removed"
             out.result(record, f"{folder.path}: {'no longer watched' if change == 'remove' else record['state']}")
             return cli.EXIT_OK
-    client = cli._client(args)  # no key: say so before storing anything
+    engine, close = _open_engine(args, history)  # no key: say so before storing anything
     if args.paths:
         for path in args.paths:
             add_folder(history, path, recursive=args.recursive, include=args.include, exclude=args.exclude,
                        hidden=args.hidden, restamp_changed=not args.no_restamp)
     elif not list_folders(history):
         raise cli.CliError("Give the folders to watch: integritas watch DIR...", cli.EXIT_BAD_INPUT)
-    return _watch(args, out, history, client)
+    return _watch(args, out, history, engine, close)
 
 
-def _watch(args: argparse.Namespace, out: cli.Output, history, client) -> int:
+def _open_engine(args: argparse.Namespace, history) -> tuple[Any, Any]:
+    """The engine this command stamps with, and how to close it with its client."""
     from integritas_gui.core.engine import Engine
 
+    client = cli._client(args)
     engine = Engine(history, client, hash_workers=args.workers or 2, confirm=cli._confirm_policy(client))
+
+    def close() -> None:
+        engine.shutdown(wait=False)
+        client.close()
+
+    return engine, close
+
+
+def _watch(args: argparse.Namespace, out: cli.Output, history, engine, close) -> int:
     printed: set[tuple[int, str]] = set()
     lock = threading.Lock()
 
@@ -153,8 +164,7 @@ def _watch(args: argparse.Namespace, out: cli.Output, history, client) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         watcher.stop()
-        engine.shutdown(wait=False)
-        client.close()
+        close()
     print("integritas: stopped watching. Stamps still pending are followed by the next "
           "`integritas watch` or `integritas resume --wait`.", file=sys.stderr)
     return cli.EXIT_OK
