@@ -178,35 +178,67 @@ def test_growing_file_is_stamped_once_when_it_stops(watch, tmp_path):
     assert len(stamps(w.seen, growing)) == 1
 
 
-def test_unreadable_file_is_a_plain_message_then_stamped_when_readable(watch, tmp_path):
-    user = None
-    base = tmp_path
-    if os.geteuid() == 0:  # root reads every file: watch as an ordinary user instead
-        user = NOBODY
-        base = Path(tempfile.mkdtemp(prefix="integritas-watch-"))
-        base.chmod(0o755)
-        os.chown(base, NOBODY, NOBODY)
-    folder = base / "private"
-    data = base / "data"
+@pytest.fixture
+def ordinary(tmp_path):
+    """(base folder, user to run as, own(path)): permissions only bind an ordinary user, so as root
+    the watch runs as nobody in a folder nobody can enter."""
+    if os.geteuid() != 0:
+        yield tmp_path, None, lambda path: None
+        return
+    base = Path(tempfile.mkdtemp(prefix="integritas-watch-"))
+    base.chmod(0o755)
+    os.chown(base, NOBODY, NOBODY)
+    try:
+        yield base, NOBODY, lambda path: os.chown(path, NOBODY, NOBODY)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_unreadable_file_is_a_plain_message_then_stamped_when_readable(watch, ordinary):
+    base, user, own = ordinary
+    folder, data = base / "private", base / "data"
     for made in (folder, data):
         made.mkdir()
-        os.chown(made, user if user is not None else -1, user if user is not None else -1)
+        own(made)
     secret = folder / "locked.pdf"
     secret.write_bytes(b"%PDF-1.7 locked")
-    os.chown(secret, user if user is not None else -1, -1)
+    own(secret)
     secret.chmod(0)
-    try:
-        w = watch(str(folder), data=data, user=user)
-        failed = w.wait_for(lambda l: l.get("event") == "stamp" and l["path"] == str(secret))
-        assert failed["state"] == "failed" and "permission" in failed["error"].lower()
-        time.sleep(SETTLE * 3)
-        assert w.drain(0.5) == []  # not tried again and again
-        secret.chmod(0o600)  # a permission change: tried again
-        w.wait_for(confirmed(secret))
-        assert w.stop()[0] == 0
-    finally:
-        if user is not None:
-            shutil.rmtree(base, ignore_errors=True)
+    w = watch(str(folder), data=data, user=user)
+    failed = w.wait_for(lambda l: l.get("event") == "stamp" and l["path"] == str(secret))
+    assert failed["state"] == "failed" and "permission" in failed["error"].lower()
+    time.sleep(SETTLE * 3)
+    assert w.drain(0.5) == []  # not tried again and again
+    secret.chmod(0o600)  # a permission change: tried again
+    w.wait_for(confirmed(secret))
+    assert w.stop()[0] == 0
+
+
+def test_folder_that_loses_its_permission_says_so_then_catches_up(watch, ordinary):
+    base, user, own = ordinary
+    folder, data = base / "shared", base / "data"
+    for made in (folder, data):
+        made.mkdir()
+        own(made)
+    first = folder / "first.txt"
+    first.write_text("before")
+    own(first)
+    w = watch(str(folder), data=data, user=user)
+    w.wait_for(confirmed(first))
+    mark = len(w.seen)
+    folder.chmod(0)
+    lost = w.wait_for(lambda l: l.get("event") == "folder" and l["state"] == "unreadable", since=mark)
+    assert "permission denied" in lost["message"] and w.process.poll() is None
+    meanwhile = folder / "meanwhile.txt"
+    meanwhile.write_text("written while it could not be read")
+    own(meanwhile)
+    time.sleep(SETTLE * 2)
+    assert stamps(w.drain(0.5)) == []
+    folder.chmod(0o755)
+    w.wait_for(confirmed(meanwhile))
+    time.sleep(SETTLE * 2)
+    assert len(stamps(w.seen + w.drain(0.5), first)) == 1  # not stamped again after the break
+    assert w.stop()[0] == 0
 
 
 def test_filters_hidden_and_receipts(watch, tmp_path):
