@@ -169,14 +169,6 @@ class _Live:
     scanned: bool = False
 
 
-@dataclass
-class WatchStats:
-    scans: int = 0
-    files_seen: int = 0             # files looked at by the last scan of each folder, summed
-    submitted: int = 0              # files handed to the engine
-    last_scan_seconds: float = 0.0
-
-
 class FolderWatcher:
     """Watches the stored folders (``only``: just these paths) and stamps through ``engine``.
 
@@ -200,7 +192,6 @@ class FolderWatcher:
         self.on_folder = on_folder
         self.on_submit = on_submit
         self.on_scan = on_scan
-        self.stats = WatchStats()
         self._live: dict[int, _Live] = {}
         self._pending: dict[str, list] = {}     # path -> [folder_id, size, mtime_ns, stable_since]
         self._ready: collections.deque = collections.deque()  # (folder_id, path, stat): settled
@@ -485,9 +476,7 @@ class FolderWatcher:
         gone = [p for p in live.files if p.startswith(prefix) and p not in seen and not p.startswith(unreadable)]
         self._forget_files(live, gone)
         if top == folder.path:
-            self.stats.scans += 1
-            self.stats.files_seen = len(seen)
-            self.stats.last_scan_seconds = time.perf_counter() - started
+            seconds = time.perf_counter() - started
             message = folder.message if folder.message and "notifications" in folder.message else None
             if problems:
                 path, reason = problems[0]
@@ -496,7 +485,7 @@ class FolderWatcher:
             self._set_state(live, WATCHING, message)
             live.scanned = True
             if self.on_scan:
-                self.on_scan(live.folder, len(seen), len(self._pending) - changed, self.stats.last_scan_seconds)
+                self.on_scan(live.folder, len(seen), len(self._pending) - changed, seconds)
 
     def _consider(self, live: _Live, path: str, st: os.stat_result | None = None) -> None:
         """A file that may be new or changed: wait for it to settle unless it is as last seen."""
@@ -662,7 +651,6 @@ class FolderWatcher:
                     self._jobs[job.id] = target
                     if job.state != "pending":
                         self._unsent.add(job.id)
-        self.stats.submitted += len(submit)
         if self.on_submit:
             self.on_submit(submit)
 
