@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smoke-test", action="store_true",
                         help="open the main window, process events, close it and exit 0 (for CI)")
     parser.add_argument("files", nargs="*", help="files or folders to add to the queue at start")
+    parser.add_argument("--stamp", nargs="+", default=[], metavar="FILE", help="stamp these files or folders")
+    parser.add_argument("--verify", nargs="+", default=[], metavar="FILE", help="verify these files or folders")
+    parser.add_argument("--background", action="store_true", help="start minimised (used at login)")
     # Qt's own options (-platform, -style, ...) pass through to QApplication.
     args, qt_args = parser.parse_known_args(argv)
     args.qt_args = qt_args
@@ -81,9 +84,12 @@ def run_gui(args: argparse.Namespace) -> int:
         print(f"integritas-gui: {exc.message}", file=sys.stderr)
         return 2
     window = MainWindow(services, log_path=log_path, force_sandbox=args.sandbox)
-    window.show()
+    window.showMinimized() if args.background else window.show()
     if args.files:
         window.add_paths(args.files)
+    for kind in ("stamp", "verify"):
+        if getattr(args, kind):
+            window.add_paths(getattr(args, kind), kind)
 
     if args.smoke_test:
         return _smoke_test(app, window)

@@ -626,6 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
     from integritas_gui.reverify_command import add_reverify_parser
 
     add_reverify_parser(sub, common)
+    from integritas_gui.cli_watch import add_watch_parser
+
+    add_watch_parser(sub, common)
     return parser
 
 

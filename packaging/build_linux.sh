@@ -136,6 +136,11 @@ ln -s "$INSTALL_DIR/integritas" "$STAGE/usr/bin/integritas"
 install -m 644 resources/integritas-desktop.desktop "$STAGE/usr/share/applications/$PKG_NAME.desktop"
 install -m 644 resources/technology.integritas.Desktop.metainfo.xml \
   "$STAGE/usr/share/metainfo/technology.integritas.Desktop.metainfo.xml"
+# File manager menus: Dolphin service menu, Nautilus extension and scripts (packaging/linux/file-manager)
+FM=packaging/linux/file-manager
+install -D -m 755 "$FM/integritas-servicemenu.desktop" "$STAGE/usr/share/kio/servicemenus/$PKG_NAME.desktop"
+install -D -m 644 "$FM/integritas_nautilus.py" "$STAGE/usr/share/nautilus-python/extensions/integritas_desktop.py"
+install -D -m 755 -t "$STAGE/usr/share/$PKG_NAME/nautilus-scripts" "$FM/Stamp with Integritas" "$FM/Verify with Integritas"
 for size in 16 24 32 48 64 128 256 512; do
   mkdir -p "$STAGE/usr/share/icons/hicolor/${size}x${size}/apps"
   install -m 644 "resources/icons/icon-$size.png" "$STAGE/usr/share/icons/hicolor/${size}x${size}/apps/$PKG_NAME.png"

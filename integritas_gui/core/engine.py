@@ -11,6 +11,7 @@ Quitting (``shutdown``) leaves interrupted jobs in their last committed state, s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import heapq
@@ -208,6 +209,7 @@ class Engine:
         self._active: dict[int, _Active] = {}
         self._follows: dict[int, _Follow] = {}  # batch id (-job id without one) -> its pending stamps
         self._lock = threading.RLock()
+        self._skip_lock = threading.Lock()  # see skip_if_stamped
         self._idle = threading.Condition(self._lock)
         self._busy = 0  # queued or running pool tasks
         self._timed: list[tuple[float, int, int, str]] = []  # (due, seq, job_id, action)
@@ -248,14 +250,18 @@ class Engine:
 
     # ---- adding work ---------------------------------------------------------------------------
     def add_files(self, kind: str, paths: Iterable[str | os.PathLike], *, report: bool = False,
-                  send_file_details: bool = False, restamp: bool = False,
+                  send_file_details: bool = False, restamp: bool = False, skip_if_stamped: bool = False,
                   cancel: threading.Event | None = None) -> list[int]:
         """Queue files and folders (walked recursively). Returns one job id per file, including
         failed jobs for entries that cannot be hashed. A stamp of a file that this history already
-        stamped (same path, size and modification time) reuses that job unless ``restamp``."""
+        stamped (same path, size and modification time) reuses that job unless ``restamp``.
+        ``skip_if_stamped``: once hashed, a stamp whose content an earlier stamp job of this history
+        already sent (any path) is not sent again; it ends ``cancelled`` as "already stamped"."""
         from integritas_gui.core.walk import expand_paths
 
         options = {"report": report, "send_file_details": send_file_details}
+        if skip_if_stamped:
+            options["skip_if_stamped"] = True
         batch_id = self.history.new_batch(kind)
         ids: list[int] = []
         pending: list[Any] = []
@@ -592,7 +598,16 @@ class Engine:
             self._settle(job_id)
             self._commit(job_id, state="failed", error=exc.message, error_kind=exc.kind)
             return
-        self.history.save_digest(job_id, digest)
+        skip = job.options.get("skip_if_stamped")
+        with self._skip_lock if skip else contextlib.nullcontext():  # two copies hashed at once: one is sent
+            self.history.save_digest(job_id, digest)
+            earlier = self._stamped_before(job, digest.sha3_256) if skip else None
+        if earlier is not None:
+            self._settle(job_id)
+            self._commit(job_id, state="cancelled", outcome="already stamped",
+                         error=f"Not sent again: the same content was stamped as “{earlier.name}” "
+                               f"(job {earlier.id}).")
+            return
         if reference:
             self.history.update(job_id, receipt_check=self._compare(reference, digest))
         self._emit(JobUpdate.of(self.history.get_job(job_id, with_records=False)))
@@ -628,6 +643,9 @@ class Engine:
                               segment_size=earlier.segment_size, segments=segments,
                               segments_root=earlier.segments_root, ctime_ns=st.st_ctime_ns)
         return None
+    def _stamped_before(self, job: Job, sha3: str) -> Job | None:
+        return next((j for j in self.history.stamps_of_hash(sha3)
+                     if j.id != job.id and j.state not in ("failed", "cancelled")), None)
 
     @staticmethod
     def _compare(reference: dict[str, Any], digest: Any) -> dict[str, Any]:

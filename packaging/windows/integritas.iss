@@ -63,6 +63,26 @@ Name: "{group}\{#AppName}"; Filename: "{app}\{#AppExe}"; Comment: "Timestamp fil
 Name: "{group}\{cm:UninstallProgram,{#AppName}}"; Filename: "{uninstallexe}"
 Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Tasks: desktopicon
 
+[Registry]
+; Explorer's context menu on files (*) and folders (Directory): "Stamp with Integritas" and "Verify
+; with Integritas" run the app with --stamp / --verify. HKA is the current user's classes for a
+; per-user install, the machine's for "all users"; the uninstaller removes the keys.
+Root: HKA; Subkey: "Software\Classes\*\shell\IntegritasStamp"; ValueType: string; ValueName: ""; ValueData: "Stamp with Integritas"; Flags: uninsdeletekey
+Root: HKA; Subkey: "Software\Classes\*\shell\IntegritasStamp"; ValueType: string; ValueName: "Icon"; ValueData: """{app}\{#AppExe}"",0"
+Root: HKA; Subkey: "Software\Classes\*\shell\IntegritasStamp\command"; ValueType: string; ValueName: ""; ValueData: """{app}\{#AppExe}"" --stamp ""%1"""
+Root: HKA; Subkey: "Software\Classes\*\shell\IntegritasVerify"; ValueType: string; ValueName: ""; ValueData: "Verify with Integritas"; Flags: uninsdeletekey
+Root: HKA; Subkey: "Software\Classes\*\shell\IntegritasVerify"; ValueType: string; ValueName: "Icon"; ValueData: """{app}\{#AppExe}"",0"
+Root: HKA; Subkey: "Software\Classes\*\shell\IntegritasVerify\command"; ValueType: string; ValueName: ""; ValueData: """{app}\{#AppExe}"" --verify ""%1"""
+Root: HKA; Subkey: "Software\Classes\Directory\shell\IntegritasStamp"; ValueType: string; ValueName: ""; ValueData: "Stamp with Integritas"; Flags: uninsdeletekey
+Root: HKA; Subkey: "Software\Classes\Directory\shell\IntegritasStamp"; ValueType: string; ValueName: "Icon"; ValueData: """{app}\{#AppExe}"",0"
+Root: HKA; Subkey: "Software\Classes\Directory\shell\IntegritasStamp\command"; ValueType: string; ValueName: ""; ValueData: """{app}\{#AppExe}"" --stamp ""%1"""
+Root: HKA; Subkey: "Software\Classes\Directory\shell\IntegritasVerify"; ValueType: string; ValueName: ""; ValueData: "Verify with Integritas"; Flags: uninsdeletekey
+Root: HKA; Subkey: "Software\Classes\Directory\shell\IntegritasVerify"; ValueType: string; ValueName: "Icon"; ValueData: """{app}\{#AppExe}"",0"
+Root: HKA; Subkey: "Software\Classes\Directory\shell\IntegritasVerify\command"; ValueType: string; ValueName: ""; ValueData: """{app}\{#AppExe}"" --verify ""%1"""
+; "Start at login" (a setting in the app) writes HKCU\...\CurrentVersion\Run\Integritas Desktop;
+; the uninstaller removes it too.
+Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: none; ValueName: "Integritas Desktop"; Flags: uninsdeletevalue dontcreatekey
+
 [Run]
 Filename: "{app}\{#AppExe}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent
 

@@ -73,3 +73,18 @@ def test_qt_calls_returning_nothing_do_not_exhaust_none():
                             env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "alive 299999"
+
+
+def test_stamp_and_verify_options_queue_their_files(tmp_path):
+    import sqlite3
+
+    data = tmp_path / "data"
+    to_stamp, to_verify = tmp_path / "contract one.pdf", tmp_path / "scan.tiff"
+    to_stamp.write_bytes(b"%PDF-1.7 contract")
+    to_verify.write_bytes(b"II*\x00 scan")
+    result = run_module("--smoke-test", "--sandbox", "--data-dir", str(data),
+                        "--stamp", str(to_stamp), "--verify", str(to_verify))
+    assert result.returncode == 0, result.stdout + result.stderr
+    with sqlite3.connect(data / "history.sqlite3") as db:
+        jobs = set(db.execute("SELECT kind, path FROM jobs"))
+    assert jobs == {("stamp", str(to_stamp)), ("verify", str(to_verify))}

@@ -8,7 +8,6 @@ import threading
 import pytest
 
 from integritas_gui.core.engine import ConfirmPolicy, Engine, changed_ranges
-from integritas_gui.core.history import History
 from tests.sandbox_fixture import TEST_BLOCK_TIME, fast_client, running_sandbox
 from tests.sandbox_fixture import sandbox_stats as stats
 
@@ -29,13 +28,6 @@ class Recorder:
     def states(self, job_id):
         with self.lock:
             return [u.state for u in self.updates if u.job_id == job_id]
-
-
-@pytest.fixture
-def history(data_dir):
-    store = History(data_dir / "history.sqlite3")
-    yield store
-    store.close()
 
 
 @pytest.fixture

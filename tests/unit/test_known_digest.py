@@ -16,7 +16,8 @@ def test_a_history_from_before_the_ctime_column_is_migrated_and_keeps_its_jobs(t
     History(db_path).close()
     db = sqlite3.connect(db_path)  # put it back as the previous version wrote it
     db.execute("ALTER TABLE jobs DROP COLUMN ctime_ns")
-    for table in ("node_sends", "node_evidence", "node_checks"):  # migration 4, after the column
+    for table in ("node_sends", "node_evidence", "node_checks",  # migration 4, after the column
+                  "watch_files", "watch_folders"):  # migration 5
         db.execute(f"DROP TABLE {table}")
     db.execute("UPDATE schema_version SET version = 2")
     db.execute("INSERT INTO jobs (kind, path, size, mtime_ns, sha3_256, state, created_at, updated_at)"
