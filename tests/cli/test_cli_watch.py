@@ -197,12 +197,18 @@ def ordinary(tmp_path):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_unreadable_file_is_a_plain_message_then_stamped_when_readable(watch, ordinary):
+def _owned_folders(ordinary, name: str):
+    """A folder to watch and a data folder, both owned by the ordinary user."""
     base, user, own = ordinary
-    folder, data = base / "private", base / "data"
+    folder, data = base / name, base / "data"
     for made in (folder, data):
         made.mkdir()
         own(made)
+    return folder, data, user, own
+
+
+def test_unreadable_file_is_a_plain_message_then_stamped_when_readable(watch, ordinary):
+    folder, data, user, own = _owned_folders(ordinary, "private")
     secret = folder / "locked.pdf"
     secret.write_bytes(b"%PDF-1.7 locked")
     own(secret)
@@ -218,11 +224,7 @@ def test_unreadable_file_is_a_plain_message_then_stamped_when_readable(watch, or
 
 
 def test_folder_that_loses_its_permission_says_so_then_catches_up(watch, ordinary):
-    base, user, own = ordinary
-    folder, data = base / "shared", base / "data"
-    for made in (folder, data):
-        made.mkdir()
-        own(made)
+    folder, data, user, own = _owned_folders(ordinary, "shared")
     first = folder / "first.txt"
     first.write_text("before")
     own(first)

@@ -6,23 +6,13 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from integritas_gui.core.engine import AWAITING_BLOCK, ConfirmPolicy, Engine
-from integritas_gui.core.history import History
 from tests.sandbox_fixture import fast_client, running_sandbox
 from tests.sandbox_fixture import sandbox_stats as stats
 
 BLOCK = 0.5
 POLICY = ConfirmPolicy.for_block_time(BLOCK)
 NEVER = ConfirmPolicy(first_delay=600, interval=600)  # an engine that never gets to follow
-
-
-@pytest.fixture
-def history(data_dir):
-    store = History(data_dir / "history.sqlite3")
-    yield store
-    store.close()
 
 
 def files(folder, count):
