@@ -12,15 +12,15 @@ import zlib
 import pytest
 
 from integritas_gui.core.certificate import (
-    RECEIPT_ATTACHMENT_NAME,
     SANDBOX_WARNING,
     certificate_for_job,
     explorer_links,
     extract_receipt,
     render_certificate,
     verification_from_check,
-    visual_order,
 )
+from integritas_gui.core.certificate_attachment import RECEIPT_ATTACHMENT_NAME
+from integritas_gui.core.certificate_text import visual_order
 from integritas_gui.core.client import record_from_service
 from integritas_gui.core.engine import ConfirmPolicy, Engine
 from integritas_gui.core.errors import BadInput
