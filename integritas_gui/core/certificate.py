@@ -72,10 +72,10 @@ from integritas_gui.core.certificate_verdict import (
 from integritas_gui.core.display import format_size as human_size
 from integritas_gui.core.errors import BadInput, FileProblem
 from integritas_gui.core.model import ChainRecord
+from integritas_gui.core.receipt_verify import describe_range
 from integritas_gui.core.receipts import (
     NODE_STAMP_ENDPOINT,
     Receipt,
-    describe_range,
     public_base_url,
     utc_now_iso,
 )

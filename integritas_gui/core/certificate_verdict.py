@@ -10,7 +10,8 @@ from integritas_gui import __version__
 from integritas_gui.core.certificate_text import AMBER, GREEN, GREY, RED, format_time
 from integritas_gui.core.hexhash import normalise_hash_lenient
 from integritas_gui.core.model import RECORD_FIELDS, ChainRecord, oldest_first
-from integritas_gui.core.receipts import Receipt, ReceiptCheck, public_base_url, utc_now_iso
+from integritas_gui.core.receipt_verify import ReceiptCheck
+from integritas_gui.core.receipts import Receipt, public_base_url, utc_now_iso
 
 
 def verification_from_check(

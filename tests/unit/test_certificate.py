@@ -26,7 +26,8 @@ from integritas_gui.core.engine import ConfirmPolicy, Engine
 from integritas_gui.core.errors import BadInput
 from integritas_gui.core.hashing import hash_file
 from integritas_gui.core.history import History
-from integritas_gui.core.receipts import Receipt, read_receipt, verify_file_against_receipt
+from integritas_gui.core.receipt_verify import verify_file_against_receipt
+from integritas_gui.core.receipts import Receipt, read_receipt
 from tests.sandbox_fixture import TEST_API_KEY
 
 SEG = 64 * 1024

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from integritas_gui import cli
-from integritas_gui.core import certificate, certificate_text, receipts
+from integritas_gui.core import certificate, certificate_text, receipt_verify
 from integritas_gui.core.display import format_local, format_size, format_utc, iso_utc, parse_service_time
 from integritas_gui.gui import status_text
 
@@ -52,7 +52,7 @@ def test_cli_window_and_certificate_show_a_date_without_a_zone_as_utc(kolkata):
 def test_one_unit_system_everywhere(size, text):
     # The CLI, the window and the certificate (via receipts) agree for every file.
     assert format_size(size) == cli.human_size(size) == status_text.human_size(size) == text
-    assert receipts.human_size(size) == certificate.human_size(size) == text
+    assert receipt_verify.human_size(size) == certificate.human_size(size) == text
 
 
 def test_the_history_export_writes_dates_without_a_zone_as_utc(tmp_path):
