@@ -496,7 +496,8 @@ def cmd_import(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_receipt(args: argparse.Namespace, out: Output) -> int:
     from integritas_gui.core.job_receipts import receipt_for_job
-    from integritas_gui.core.receipts import read_receipt, sidecar_path, verify_file_against_receipt, write_receipt
+    from integritas_gui.core.receipt_verify import verify_file_against_receipt
+    from integritas_gui.core.receipts import read_receipt, sidecar_path, write_receipt
 
     path = os.path.abspath(args.path)
     if args.verify is not None:

@@ -61,7 +61,7 @@ def _local(path: str, history) -> tuple[str | None, dict | None, list[int], str 
     """(sha3 of the file now, comparison with its receipt, blocks the receipt names, error)."""
     from integritas_gui.core.errors import IntegritasError
     from integritas_gui.core.hashing import hash_file
-    from integritas_gui.core.receipts import verify_file_against_receipt
+    from integritas_gui.core.receipt_verify import verify_file_against_receipt
 
     receipt, source = _reference(path, history)
     if receipt is None:

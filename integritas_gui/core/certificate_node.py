@@ -9,11 +9,12 @@ from typing import Any
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, Spacer
 
+from integritas_gui.core.certificate_text import fonts, format_time
 from integritas_gui.core.receipts import Receipt
 
 
 def node_evidence_story(receipt: Receipt, styles: dict, width: float, label_width: float) -> list:
-    from integritas_gui.core.certificate import _rows_table, _section, fonts, format_time
+    from integritas_gui.core.certificate import _rows_table, _section
 
     if not receipt.node_evidence:
         return []

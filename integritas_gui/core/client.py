@@ -30,7 +30,7 @@ from integritas_gui import __version__
 from integritas_gui.core import hexhash
 from integritas_gui.core.display import iso_utc
 from integritas_gui.core.direct_http import AnswerTooLarge, DirectJsonPool, DirectReply, check_declared_length
-from integritas_gui.core.errors import BadInput, Cancelled, IntegritasError
+from integritas_gui.core.errors import BadInput, IntegritasError
 from integritas_gui.core.retry import (
     MAX_HONOURED_WAIT,
     RETRYABLE_STATUSES,
@@ -917,58 +917,3 @@ def _unlink_quietly(path: Path) -> None:
         pass
     except OSError:
         log.warning("Could not remove a partial report file %s", path.name)
-
-
-# ---------------------------------------------------------------------------------------------
-# Confirmation follow-up
-
-
-def wait_for_confirmation(client: IntegritasClient, sha3_hex: str, *, first_delay: float = 10.0,
-                          interval: float = 10.0, max_interval: float = 60.0,
-                          pending_after: float = 300.0, cancel: threading.Event | None = None,
-                          on_poll: Callable[[CheckResult | ServiceError, bool], None] | None = None,
-                          sleep: Callable[[float], None] | None = None,
-                          clock: Callable[[], float] = time.monotonic) -> CheckResult:
-    """Poll check until the hash is found. Never gives up on its own; ``cancel`` -> Cancelled.
-
-    ``on_poll(result_or_error, still_pending)`` runs after each poll; ``still_pending`` turns True once
-    ``pending_after`` seconds have passed, so callers can say "still pending" (never "failed").
-    Errors that no wait can fix (bad key, plan limit, bad request) are raised.
-    """
-    digest = validate_hash(sha3_hex)
-
-    def pause(seconds: float) -> None:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        if sleep is not None:
-            sleep(seconds)
-        elif cancel is not None:
-            cancel.wait(seconds)
-        else:
-            time.sleep(seconds)
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-
-    started = clock()
-    delay = first_delay
-    next_interval = interval
-    while True:
-        pause(delay)
-        outcome: CheckResult | ServiceError
-        try:
-            outcome = client.check(digest)
-        except ServiceError as exc:
-            if exc.kind in ("auth", "plan_limit", "bad_request", "insecure"):
-                raise
-            outcome = exc
-        if isinstance(outcome, CheckResult) and outcome.status == "found":
-            if on_poll is not None:
-                on_poll(outcome, False)
-            return outcome
-        if on_poll is not None:
-            on_poll(outcome, clock() - started >= pending_after)
-        wait_hint = outcome.retry_after if isinstance(outcome, ServiceError) else None
-        delay = next_interval
-        next_interval = min(max_interval, next_interval * 1.5)
-        if wait_hint:
-            delay = max(delay, min(wait_hint, MAX_HONOURED_WAIT))

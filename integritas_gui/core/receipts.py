@@ -2,35 +2,27 @@
 
 A receipt holds what was hashed (name, size, SHA3-256, BLAKE3, segment hashes), what was sent to the
 service and what it answered, the on-chain confirmation and any verification reports. It never holds
-an API key or any request header. ``verify_file_against_receipt`` re-hashes a file and tells which
-byte ranges changed; it only says "match" when the SHA3-256 is exactly the one in the receipt.
+an API key or any request header. Here: the receipt type, building it, ``read_receipt`` and writing;
+the strict field checks are in ``receipt_reading.py``, checking a file against its receipt
+(``verify_file_against_receipt``) in ``receipt_verify.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
-import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from integritas_gui import APP_NAME, __version__
 from integritas_gui.core.display import iso_utc
-from integritas_gui.core.errors import BadInput, Cancelled, FileChanged, FileProblem
+from integritas_gui.core.errors import FileProblem
 from integritas_gui.core.hexhash import normalise_hash_lenient
 from integritas_gui.core.model import ChainRecord, oldest_first
-from integritas_gui.core.hashing import (  # noqa: F401  (re-exported for callers of receipts)
-    MIN_SEGMENT_SIZE,
-    SEGMENTS_ROOT_DOMAIN,
-    segment_count_for,
-    hash_file,
-    segments_root,
-)
 
 RECEIPT_FORMAT = "integritas-receipt"
 RECEIPT_VERSION = 1
@@ -42,8 +34,6 @@ NODE_STAMP_ENDPOINT = "minima-node:send"  # stamp.request.endpoint of a stamp se
 SIDECAR_SUFFIX = ".integritas.json"
 MAX_RECEIPT_BYTES = 64 * 1024 * 1024
 STAMP_ENDPOINT = "/v2/timestamp/post"
-
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,15 +105,6 @@ def record_to_receipt(record: ChainRecord) -> dict:
     """A record as ``confirmation.records[]`` of the receipt JSON."""
     return record.as_dict()
 
-
-def _record_from_receipt(entry: "_Fields") -> ChainRecord:
-    return ChainRecord(
-        block_number=entry.int("block_number", required=False),
-        block_date=entry.time("block_date", required=False),
-        txpow_id=entry.str("txpow_id", required=False),
-        transaction_id=entry.str("transaction_id", required=False),
-        matched_hash=entry.hex64("matched_hash", required=False),
-    )
 
 
 @dataclass(frozen=True)
@@ -375,15 +356,21 @@ class Receipt:
 
     @classmethod
     def from_dict(cls, data: Any) -> "Receipt":
-        return _parse_receipt(data)
+        from integritas_gui.core.receipt_reading import parse_receipt
+
+        return parse_receipt(data)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "Receipt":
-        return _parse_receipt(_load_json(text))
+        from integritas_gui.core.receipt_reading import load_json, parse_receipt
+
+        return parse_receipt(load_json(text))
 
     def validate(self) -> None:
         """Raise ``BadInput`` when the segment list disagrees with the size or the root."""
-        _check_segments(self.size, self.segment_size, self.segments, self.segments_root)
+        from integritas_gui.core.receipt_reading import check_segments
+
+        check_segments(self.size, self.segment_size, self.segments, self.segments_root)
 
 
 def _mtime_iso(mtime_ns: int | None) -> str | None:
@@ -405,25 +392,7 @@ def _minima_node_data(raw: Any) -> dict | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Strict reading
-
-
-def _load_json(text: str | bytes) -> Any:
-    if isinstance(text, bytes):
-        if len(text) > MAX_RECEIPT_BYTES:
-            raise BadInput("This receipt is too large to be a receipt.")
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise BadInput("This receipt is not text (it is not valid UTF-8).") from None
-
-    def refuse_constant(name: str) -> None:
-        raise ValueError(f"{name} is not allowed")
-
-    try:
-        return json.loads(text, parse_constant=refuse_constant)
-    except (ValueError, RecursionError) as exc:
-        raise BadInput(f"This receipt is damaged: it is not valid JSON ({exc}).") from None
+# Reading (the strict checks are in receipt_reading.py)
 
 
 def read_receipt(path_or_text: str | bytes | os.PathLike) -> Receipt:
@@ -444,225 +413,6 @@ def read_receipt(path_or_text: str | bytes | os.PathLike) -> Receipt:
         raise FileProblem(f"The receipt {path} cannot be read: {exc.strerror or exc}.", str(path)) from None
     return Receipt.from_json(data)
 
-
-class _Fields:
-    """Typed access to one JSON object, naming the full field path in every complaint."""
-
-    def __init__(self, data: Any, where: str):
-        if not isinstance(data, dict):
-            raise BadInput(f"This receipt is damaged: {where or 'the document'} should be a JSON object.")
-        self.data = data
-        self.where = where
-
-    def _name(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def _value(self, key: str, required: bool) -> Any:
-        if key not in self.data or (required and self.data[key] is None):
-            if required:
-                raise BadInput(f"This receipt is incomplete: the field '{self._name(key)}' is missing.")
-            return None
-        return self.data[key]
-
-    def _bad(self, key: str, what: str) -> BadInput:
-        return BadInput(f"This receipt is damaged: the field '{self._name(key)}' {what}.")
-
-    def str(self, key: str, required: bool = True) -> str | None:
-        value = self._value(key, required)
-        if value is not None and not isinstance(value, str):
-            raise self._bad(key, "should be text")
-        return value
-
-    def int(self, key: str, required: bool = True, minimum: int = 0) -> int | None:
-        value = self._value(key, required)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._bad(key, "should be a whole number")
-        if value < minimum:
-            raise self._bad(key, f"should be at least {minimum}")
-        return value
-
-    def bool(self, key: str) -> bool | None:
-        value = self._value(key, False)
-        if value is not None and not isinstance(value, bool):
-            raise self._bad(key, "should be true or false")
-        return value
-
-    def hex64(self, key: str, required: bool = True) -> str | None:
-        value = self.str(key, required)
-        if value is None:
-            return None
-        if not _HEX64.fullmatch(value):
-            raise self._bad(key, "should be 64 lowercase hexadecimal characters")
-        return value
-
-    def time(self, key: str, required: bool = True) -> str | None:
-        value = self.str(key, required)
-        if value is None:
-            return None
-        try:
-            parse_iso_utc(value)
-        except ValueError:
-            raise self._bad(key, "should be an ISO-8601 time such as 2026-01-29T13:54:50.427Z") from None
-        return value
-
-    def obj(self, key: str, required: bool = True) -> "_Fields | None":
-        value = self._value(key, required)
-        if value is None:
-            return None
-        return _Fields(value, self._name(key))
-
-    def list(self, key: str, required: bool = True) -> list | None:
-        value = self._value(key, required)
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            raise self._bad(key, "should be a list")
-        return value
-
-
-def _parse_receipt(data: Any) -> Receipt:
-    if not isinstance(data, dict):
-        raise BadInput("This is not an Integritas receipt (it is not a JSON object).")
-    if data.get("format") != RECEIPT_FORMAT:
-        raise BadInput("This is not an Integritas receipt (its 'format' is not 'integritas-receipt').")
-    top = _Fields(data, "")
-    version = top.int("version", minimum=1)
-    if version > RECEIPT_VERSION:
-        raise BadInput(
-            f"This receipt uses format version {version}, made by a newer Integritas Desktop; "
-            f"this version reads version {RECEIPT_VERSION}. Update the app to read it."
-        )
-
-    file = top.obj("file")
-    name = file.str("name")
-    if not name or "/" in name or "\\" in name or "\0" in name:
-        raise BadInput("This receipt is damaged: the field 'file.name' should be a plain file name.")
-    hashes = top.obj("hashes")
-    segments_info = top.obj("segments")
-    algorithm = segments_info.str("algorithm", required=False)
-    if algorithm not in (None, "blake3"):
-        raise BadInput(f"This receipt uses segment hashes of an unknown kind ('{algorithm}').")
-    size = file.int("size")
-    segment_size = segments_info.int("size", minimum=1)
-    raw_segments = segments_info.list("hashes")
-    segments = []
-    for index, value in enumerate(raw_segments):
-        if not isinstance(value, str) or not _HEX64.fullmatch(value):
-            raise BadInput(
-                f"This receipt is damaged: segment hash {index} should be 64 lowercase hexadecimal characters."
-            )
-        segments.append(value)
-    count = segments_info.int("count", required=False)
-    if count is not None and count != len(segments):
-        raise BadInput(
-            f"This receipt is damaged: it says {count} segments but lists {len(segments)}."
-        )
-    root = segments_info.hex64("root")
-    _check_segments(size, segment_size, segments, root)
-
-    stamp = top.obj("stamp", required=False)
-    stamp_request = stamp_response = None
-    if stamp is not None:
-        request = stamp.obj("request")
-        stamp_request = StampRequest(
-            endpoint=request.str("endpoint"),
-            base_url=request.str("base_url", required=False),
-            hash=request.hex64("hash"),
-            time=request.time("time"),
-        )
-        response = stamp.obj("response", required=False)
-        if response is not None:
-            node = response.data.get("node")
-            if node is not None and not isinstance(node, dict):
-                raise BadInput("This receipt is damaged: the field 'stamp.response.node' should be a JSON object.")
-            stamp_response = StampResponse(
-                message=response.str("message", required=False),
-                request_id=response.str("request_id", required=False),
-                newly_anchored=response.bool("newly_anchored"),
-                node=node,
-            )
-
-    records: list[ChainRecord] = []
-    confirmed_at = None
-    confirmation = top.obj("confirmation", required=False)
-    if confirmation is not None:
-        confirmed_at = confirmation.time("confirmed_at", required=False)
-        for index, raw in enumerate(confirmation.list("records")):
-            entry = _Fields(raw, f"confirmation.records[{index}]")
-            records.append(_record_from_receipt(entry))
-
-    reports: list[ReportRef] = []
-    for index, raw in enumerate(top.list("reports", required=False) or []):
-        entry = _Fields(raw, f"reports[{index}]")
-        reports.append(ReportRef(
-            verified_at=entry.time("verified_at", required=False),
-            result=entry.str("result", required=False),
-            nft_coin_id=entry.str("nft_coin_id", required=False),
-            nft_txn_id=entry.str("nft_txn_id", required=False),
-            file_name=entry.str("file_name", required=False),
-            saved_path=entry.str("saved_path", required=False),
-        ))
-
-    node_evidence: list[dict] = []
-    for index, raw in enumerate(top.list("node_evidence", required=False) or []):
-        entry = _Fields(raw, f"node_evidence[{index}]")
-        node_evidence.append({
-            "block_number": entry.int("block_number", required=False),
-            "block_date": entry.time("block_date", required=False),
-            "txpow_id": entry.str("txpow_id", required=False),
-            "transaction_id": entry.str("transaction_id"),
-            "confirmations": entry.int("confirmations", required=False),
-            "tip": entry.int("tip", required=False),
-            "address": entry.str("address", required=False),
-            "state_port": entry.int("state_port", required=False),
-            "state_data": entry.str("state_data", required=False),
-            "node_version": entry.str("node_version", required=False),
-            "checked_at": entry.time("checked_at", required=False),
-        })
-
-    app = top.obj("app", required=False)
-    return Receipt(
-        file_name=name,
-        file_path=file.str("path", required=False),
-        size=size,
-        mtime_ns=file.int("mtime_ns", required=False),
-        sha3_256=hashes.hex64("sha3_256"),
-        blake3=hashes.hex64("blake3"),
-        segment_size=segment_size,
-        segments=tuple(segments),
-        segments_root=root,
-        created=top.time("created"),
-        updated=top.time("updated"),
-        stamp_request=stamp_request,
-        stamp_response=stamp_response,
-        records=tuple(records),
-        confirmed_at=confirmed_at,
-        reports=tuple(reports),
-        node_evidence=tuple(node_evidence),
-        app_name=(app.str("name", required=False) if app else None) or APP_NAME,
-        app_version=(app.str("version", required=False) if app else None) or "unknown",
-    )
-
-
-def _check_segments(size: int, segment_size: int, segments: Sequence[str], root: str) -> None:
-    if segment_size < MIN_SEGMENT_SIZE or segment_size & (segment_size - 1):
-        raise BadInput(
-            f"This receipt is damaged: its segment size ({segment_size}) should be a power of two "
-            f"of at least {MIN_SEGMENT_SIZE}."
-        )
-    expected = segment_count_for(size, segment_size)
-    if len(segments) != expected:
-        raise BadInput(
-            f"This receipt is damaged: a file of {size} bytes in segments of {segment_size} bytes has "
-            f"{expected} segments, but the receipt lists {len(segments)}."
-        )
-    if segments_root(segment_size, size, segments) != root:
-        raise BadInput(
-            "This receipt is damaged: its segment root does not match its segment hashes "
-            "(the receipt was edited or corrupted)."
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -721,144 +471,9 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-# ---------------------------------------------------------------------------------------------
-# Verifying a file against its receipt
-
-
-@dataclass(frozen=True)
-class ReceiptCheck:
-    status: str  # "match" | "changed" | "missing" | "unreadable"
-    changed_segments: tuple[tuple[int, int, int], ...] = ()  # (index, offset, length)
-    size_now: int | None = None
-    size_then: int = 0
-    sha3_now: str | None = None
-    message: str = ""
-    segment_size: int = 0
-
-    @property
-    def is_match(self) -> bool:
-        return self.status == "match"
-
-    @property
-    def changed_ranges(self) -> list[tuple[int, int]]:
-        """Changed segments merged into (offset, length) byte ranges."""
-        return merge_changed_segments(self.changed_segments)
-
-
-def merge_changed_segments(changed: Iterable[tuple[int, int, int]]) -> list[tuple[int, int]]:
-    """Merge (index, offset, length) segments that touch into (offset, length) byte ranges."""
-    ranges: list[list[int]] = []
-    for _index, offset, length in sorted(changed, key=lambda item: item[1]):
-        if ranges and offset <= ranges[-1][0] + ranges[-1][1]:
-            end = max(ranges[-1][0] + ranges[-1][1], offset + length)
-            ranges[-1][1] = end - ranges[-1][0]
-        else:
-            ranges.append([offset, length])
-    return [(offset, length) for offset, length in ranges]
-
-
-def describe_range(offset: int, length: int) -> str:
-    """'bytes 65,536 to 131,071 (64 KiB)': inclusive, as people read it."""
-    if length <= 0:
-        return f"from byte {offset:,} (nothing left)"
-    return f"bytes {offset:,} to {offset + length - 1:,} ({human_size(length)})"
-
-
-def human_size(size: int) -> str:
-    from integritas_gui.core.display import format_size
-
-    return format_size(size)
-
-
-def compare_segments(receipt: Receipt, digest: Any) -> tuple[tuple[int, int, int], ...]:
-    """The segments that differ between a receipt and a digest made with the same segment size."""
-    size_then, size_now = receipt.size, int(digest.size)
-    then, now = receipt.segments, tuple(normalise_hex(s) for s in digest.segments)
-    step = receipt.segment_size
-    changed = []
-    for index in range(max(len(then), len(now))):
-        before = then[index] if index < len(then) else None
-        after = now[index] if index < len(now) else None
-        if before != after:
-            length = max(segment_length(size_then, step, index), segment_length(size_now, step, index))
-            changed.append((index, index * step, length))
-    return tuple(changed)
-
-
-def verify_file_against_receipt(
-    path: str | os.PathLike,
-    receipt: Receipt,
-    *,
-    progress: Callable[[int, int], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> ReceiptCheck:
-    """Re-hash ``path`` with the receipt's segment size and say what, if anything, changed.
-
-    "match" only when SHA3-256, BLAKE3, size and every segment are exactly those of the receipt.
-    ``Cancelled`` propagates; every other problem is a status with a plain message.
-    """
-    base = dict(size_then=receipt.size, segment_size=receipt.segment_size)
-    path = Path(path)
-    if not path.exists() and not path.is_symlink():
-        return ReceiptCheck(status="missing", message=f"The file is not there any more: {path}", **base)
-    try:
-        digest = hash_file(path, segment_size=receipt.segment_size, progress=progress, cancel=cancel)
-    except Cancelled:
-        raise
-    except FileChanged as exc:
-        return ReceiptCheck(
-            status="unreadable",
-            message=f"The file changed while it was being checked; try again when it is finished. ({exc.message})",
-            **base,
-        )
-    except FileProblem as exc:
-        if not path.exists():
-            return ReceiptCheck(status="missing", message=f"The file is not there any more: {path}", **base)
-        return ReceiptCheck(status="unreadable", message=exc.message, **base)
-
-    sha3_now = normalise_hex(digest.sha3_256)
-    changed = compare_segments(receipt, digest)
-    result = dict(size_now=int(digest.size), sha3_now=sha3_now, changed_segments=changed, **base)
-    if (
-        sha3_now == receipt.sha3_256
-        and normalise_hex(digest.blake3) == receipt.blake3
-        and digest.size == receipt.size
-        and not changed
-    ):
-        return ReceiptCheck(
-            status="match",
-            message=(
-                f"The file matches its receipt: the same {human_size(receipt.size)}, the same SHA3-256 "
-                f"and all {receipt.segment_count} segment hashes."
-            ),
-            **result,
-        )
-    return ReceiptCheck(status="changed", message=_changed_message(receipt, digest, changed, sha3_now), **result)
-
-
-def _changed_message(receipt: Receipt, digest: Any, changed: Sequence[tuple[int, int, int]], sha3_now: str) -> str:
-    parts = ["The file has changed since its receipt was made"]
-    if digest.size != receipt.size:
-        verb = "grew" if digest.size > receipt.size else "shrank"
-        parts[0] += f"; it {verb} from {receipt.size:,} to {int(digest.size):,} bytes"
-    parts[0] += "."
-    if changed:
-        ranges = merge_changed_segments(changed)
-        total = max(receipt.segment_count, len(digest.segments))
-        shown = ", ".join(describe_range(offset, length) for offset, length in ranges[:5])
-        more = f" and {len(ranges) - 5} more ranges" if len(ranges) > 5 else ""
-        parts.append(f"{len(changed)} of {total} segments differ: {shown}{more}.")
-    elif sha3_now != receipt.sha3_256:
-        parts.append("Its SHA3-256 differs although no segment hash does: the receipt itself may have been edited.")
-    else:
-        parts.append("Its BLAKE3 hash differs from the receipt's: the receipt itself may have been edited.")
-    return " ".join(parts)
-
 
 __all__ = [
     "RECEIPT_FORMAT", "RECEIPT_VERSION", "SIDECAR_SUFFIX", "record_to_receipt", "StampRequest",
-    "StampResponse", "ReportRef", "Receipt", "ReceiptCheck", "read_receipt", "write_receipt",
-    "write_sidecar", "export_receipt", "sidecar_path", "receipt_file_name", "segments_root",
-    "verify_file_against_receipt", "merge_changed_segments", "compare_segments", "describe_range",
-    "human_size", "utc_now_iso",
+    "StampResponse", "ReportRef", "Receipt", "read_receipt", "write_receipt",
+    "write_sidecar", "export_receipt", "sidecar_path", "receipt_file_name", "utc_now_iso",
 ]

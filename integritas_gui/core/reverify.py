@@ -107,7 +107,7 @@ def check_file(history: Any, job: Job, *, quick: bool = False,
                cancel: threading.Event | None = None) -> FileCheck:
     """Does the file at the stamp's path still match what was stamped?"""
     from integritas_gui.core.hashing import hash_file
-    from integritas_gui.core.receipts import verify_file_against_receipt
+    from integritas_gui.core.receipt_verify import verify_file_against_receipt
 
     base = dict(job_id=job.id, name=job.display_name, path=job.path, sha3_256=job.sha3_256 or "")
     if quick and _unchanged_on_disk(job):

@@ -6,7 +6,6 @@ reads and queueing); the window only shows state it receives as batched ``JobUpd
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import shutil
@@ -46,14 +45,6 @@ FIRST_ROWS_HOLD_S = 0.5
 RELEASE_AFTER_ROWS_MS = 30  # the paint of the placed rows comes first
 REPORT_DIR_KEY = "last_report_dir"
 OPEN_DIR_KEY = "last_open_dir"
-
-
-def module_available(name: str) -> bool:
-    """True when an optional module (built by another part of the project) is installed."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def local_paths_from_urls(urls) -> list[str]:
@@ -369,11 +360,6 @@ class MainWindow(QMainWindow):
         self.detail_panel.copied.connect(
             lambda text: self.statusBar().showMessage(self.tr("Copied {text}").format(text=text[:20] + "\u2026"
                                                       if len(text) > 20 else text), 4000))
-        self.certificates_available = module_available("integritas_gui.core.certificate")
-        self.detail_panel.certificate_button.setEnabled(self.certificates_available)
-        if not self.certificates_available:
-            self.detail_panel.certificate_button.setToolTip(
-                self.tr("Local certificates are not available in this build"))
         self.splitter.addWidget(self.queue_stack)
         self.splitter.addWidget(self.detail_panel)
         self.splitter.setStretchFactor(0, 5)
@@ -464,9 +450,6 @@ class MainWindow(QMainWindow):
         self.act_welcome = self._action(tr("&Welcome screen\u2026"), self.show_first_run)
         self.act_log = self._action(tr("Open &log folder"), self.open_log_folder)
         self.act_about = self._action(tr("&About {app}").format(app=APP_NAME), self.show_about)
-        self.act_history.setEnabled(module_available("integritas_gui.gui.history_view"))
-        if not self.act_history.isEnabled():
-            self.act_history.setStatusTip(tr("The history view is not available in this build"))
 
     def _build_menus(self) -> None:
         tr = self.tr
@@ -965,11 +948,8 @@ class MainWindow(QMainWindow):
         return dest
 
     def save_certificate(self, job_id: int, dest: str | None = None) -> None:
-        try:
-            from integritas_gui.core.certificate import certificate_for_job
-        except ImportError:
-            self.statusBar().showMessage(self.tr("Local certificates are not available in this build."), 8000)
-            return
+        from integritas_gui.core.certificate import certificate_for_job
+
         details = self.detail_panel.details
         if dest is None:
             base = os.path.splitext(details.name if details and details.name else "certificate")[0]
@@ -1091,11 +1071,8 @@ class MainWindow(QMainWindow):
             self.tr("Now using {url}.").format(url=self.services.base_url), 8000)
 
     def show_history(self) -> None:
-        try:
-            from integritas_gui.gui.history_view import HistoryView
-        except ImportError:
-            self.statusBar().showMessage(self.tr("The history view is not available in this build."), 8000)
-            return
+        from integritas_gui.gui.history_view import HistoryView
+
         if self.history_view is None:
             self.history_view = HistoryView(self.services, self.tabs)
             self.tabs.addTab(self.history_view, self.tr("History"))

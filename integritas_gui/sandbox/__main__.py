@@ -6,7 +6,8 @@ import argparse
 import signal
 import sys
 
-from integritas_gui.sandbox.server import FAULTS, SandboxServer, parse_rate_limit
+from integritas_gui.sandbox.faults import FAULTS
+from integritas_gui.sandbox.server import SandboxServer, parse_rate_limit
 
 
 def _fault_rate(value: str) -> float:

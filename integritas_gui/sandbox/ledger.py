@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 START_HEIGHT = 1_900_000
+MINIMA_SEND_ADDRESS = "0x29f774d99ae3e3494ee4a69f3a11a8248362506a9b9bc526f8c98ab6deca68f5"  # stamps pay it
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -2,32 +2,8 @@
 
 It is NOT a blockchain: stamps go into a SQLite ledger with simulated Minima blocks (see ledger.py).
 
-Fault injection (tests): a request header ``x-sandbox-fault: NAME[:ARG][; times=N][; token=T]``.
-  NAME: 503-html, 502, 429[:SECONDS|date], slow[:SECONDS], truncated-json, reset, empty-200,
-  html-200, error-200 (HTTP 200 carrying a ``status: "error"`` envelope), status:CODE (an error
-  envelope with that HTTP status, e.g. status:403), node-failed[:JSON] (a success envelope whose
-  Minima node command reports ``"status": false``, or the JSON value given, e.g. ``node-failed:"false"``
-  or ``node-failed:0``, as services that send flags as text or numbers do).
-  times=N: only the first N requests carrying this exact header value fail, later ones pass (so a
-  client's retry of the same request succeeds); without it every such request fails.
-  token=T: any text, to keep counters of different tests apart on a shared server.
-Effect on the ledger: every injected fault leaves the state unchanged (nothing stamped, nothing
-counted except ``faults_injected``), except ``slow``: the request is carried out and only the answer
-is delayed, which is the realistic "lost in flight" case (a client that times out and retries a stamp
-has stamped twice, as it would have with the real service). ``reset`` closes the connection before
-doing anything.
-
-Answer shapes (tests): a request header ``x-sandbox-shape: NAME[, NAME...]`` reshapes a successful
-answer into another form the real service may send: ``partial-match`` (verify of an anchored hash
-reports a partial match over several byte ranges), ``extra-fields`` (unknown fields at every level),
-``minimal`` (every optional field left out), ``0x-hashes`` (hashes echoed as 0x + upper case),
-``unexpected-text`` (a check answer and a verify result outside the documented words),
-``no-report-link`` (a verify that asked for a report answers without ``data.file``; the report is
-still made and counted), ``v1-report-link`` (the link as v1 spelled it: ``file.download_url``),
-``naive-dates`` (block dates without a zone, ``2026-01-21 09:55:48``, which are UTC),
-``no-record[:N]`` (check finds an anchored hash but verify, and a stamp's "already anchored" answer,
-list no record yet and say no match, as while the service's index lags the chain; with N only the
-first N verify answers of each hash).
+Fault injection (``x-sandbox-fault``) is described and done in faults.py, answer shapes
+(``x-sandbox-shape``) in shapes.py.
 
 Browsers: every answer carries ``Access-Control-Allow-Origin: *`` and a CORS preflight (``OPTIONS``)
 is answered, so a web page (such as the docs' API demo) can call the sandbox.
@@ -43,20 +19,20 @@ import hashlib
 import hmac
 import json
 import logging
-import email.utils
 import math
 import random
 import re
 import secrets
 import socket
-import struct
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from integritas_gui.sandbox.ledger import Ledger, Record, iso_utc, random_id, seconds_until
+from integritas_gui.sandbox.faults import RANDOM_FAULTS, FaultSpec, inject, slow_seconds
+from integritas_gui.sandbox.ledger import MINIMA_SEND_ADDRESS, Ledger, Record, iso_utc, random_id, seconds_until
+from integritas_gui.sandbox.shapes import parse_shapes, reshape
 
 log = logging.getLogger(__name__)
 
@@ -78,28 +54,9 @@ CORS_HEADERS = {
     "Access-Control-Max-Age": "600",
 }
 
-FAULTS = ("503-html", "502", "429", "slow", "truncated-json", "reset", "empty-200", "html-200",
-          "error-200", "status", "node-failed")
-SHAPES = ("partial-match", "extra-fields", "minimal", "0x-hashes", "unexpected-text", "no-report-link",
-          "v1-report-link", "naive-dates", "no-record")
-RANDOM_FAULTS = ("503-html", "502", "429", "reset")  # the retryable ones that leave state unchanged
-DEFAULT_SLOW_SECONDS = 150.0  # past the client's read timeouts (30 s, verify 120 s)
 MAX_BODY = 1024 * 1024
-MINIMA_SEND_ADDRESS = "0x29f774d99ae3e3494ee4a69f3a11a8248362506a9b9bc526f8c98ab6deca68f5"
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-
-_STATUS_MESSAGES = {400: "Bad request", 401: "Invalid or missing API key", 402: "Payment required",
-                    403: "API key revoked", 404: "Not found", 500: "Internal server error",
-                    502: "Bad gateway", 503: "Service unavailable", 504: "Gateway timeout"}
-
-_HTML_503 = (b"<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title></head>"
-             b"<body><center><h1>503 Service Temporarily Unavailable</h1></center><hr>"
-             b"<center>nginx</center></body></html>\n")
-_HTML_502 = (b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
-             b"</h1></center><hr><center>cloudflare</center></body></html>\n")
-_HTML_200 = (b"<!DOCTYPE html><html><head><title>Sign in to the network</title></head><body>"
-             b"<form action=\"/login\"><input name=\"user\"></form></body></html>\n")
 
 
 def parse_rate_limit(value) -> tuple[int, float] | None:
@@ -138,25 +95,6 @@ class _RateLimiter:
             return allowed, self.limit - self._count, start + self.window
 
 
-class _FaultSpec:
-    def __init__(self, name: str, arg: str | None, times: int | None, key: str):
-        self.name, self.arg, self.times, self.key = name, arg, times, key
-
-    @classmethod
-    def parse(cls, value: str) -> _FaultSpec:
-        parts = [part.strip() for part in value.split(";") if part.strip()]
-        if not parts:
-            raise ValueError("empty fault")
-        name, _, arg = parts[0].partition(":")
-        name = name.strip().lower()
-        if name not in FAULTS:
-            raise ValueError(f"unknown sandbox fault {name!r}; known: {', '.join(FAULTS)}")
-        times = None
-        for option in parts[1:]:
-            key, _, val = option.partition("=")
-            if key.strip().lower() == "times":
-                times = int(val)
-        return cls(name, arg.strip() or None, times, value.strip())
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -318,10 +256,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._envelope(400, str(exc), None, request_id)
             return
         if fault is not None and fault.name != "slow":
-            self._inject(fault, request_id)
+            inject(self, fault, request_id)
             return
         try:
-            shapes = _parse_shapes(self.headers.get("x-sandbox-shape"))
+            shapes = parse_shapes(self.headers.get("x-sandbox-shape"))
         except ValueError as exc:
             self._envelope(400, str(exc), None, request_id)
             return
@@ -364,157 +302,13 @@ class _Handler(BaseHTTPRequestHandler):
             status, message, data = sandbox.do_verify(digest, request, report, request_id)
 
         if fault is not None:  # slow: done, but the answer comes late (or never reaches the client)
-            sandbox._stopping.wait(_slow_seconds(fault.arg))
+            sandbox._stopping.wait(slow_seconds(fault.arg))
             if sandbox._stopping.is_set():
                 self.close_connection = True
                 return
         if status < 400 and shapes:
-            data = _reshape(data, sandbox._lagging(shapes, path, digest), path)
+            data = reshape(data, sandbox._lagging(shapes, path, digest), path)
         self._envelope(status, message, data, request_id, headers, shapes=shapes)
-
-    def _inject(self, fault: _FaultSpec, request_id: str) -> None:
-        name = fault.name
-        if name == "503-html":
-            self._send(503, _HTML_503, "text/html")
-        elif name == "502":
-            self._send(502, _HTML_502, "text/html")
-        elif name == "429":
-            body = json.dumps({"service": "CORE_API", "apiVersion": 2, "requestId": request_id,
-                               "status": "error", "statusCode": 429,
-                               "message": "Too many requests, please slow down", "data": None})
-            self._send(429, body.encode(), headers={"Retry-After": _retry_after_value(fault.arg)})
-        elif name == "error-200":
-            body = json.dumps({"service": "CORE_API", "apiVersion": 2, "requestId": request_id,
-                               "status": "error", "statusCode": 400,
-                               "message": "Hash could not be processed", "data": None})
-            self._send(200, body.encode())
-        elif name == "node-failed":
-            command = {"service": "MINIMA_NODE", "command": "send",
-                       "params": {"amount": "1e-22", "address": MINIMA_SEND_ADDRESS, "state": {}},
-                       "status": json.loads(fault.arg) if fault.arg else False,
-                       "error": "Insufficient funds"}
-            self._envelope(200, "Minima node command failed", command, request_id)
-        elif name == "status":
-            code = int(fault.arg or 500)
-            self._envelope(code, _STATUS_MESSAGES.get(code, "Error"), None, request_id)
-        elif name == "truncated-json":
-            body = ('{"service":"CORE_API","apiVersion":2,"requestId":"%s","status":"succ'
-                    % request_id).encode()
-            self._send(200, body)
-        elif name == "empty-200":
-            self._send(200, b"")
-        elif name == "html-200":
-            self._send(200, _HTML_200, "text/html")
-        elif name == "reset":
-            self.close_connection = True
-            try:
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           struct.pack("ii", 1, 0))
-            except OSError:
-                pass
-            self.connection.close()  # with linger 0 the last close sends RST, no answer
-
-
-def _retry_after_value(arg: str | None) -> str:
-    """Retry-After for the 429 fault: delta seconds (default 1), or ``date`` for an HTTP date ~2 s on."""
-    if arg and arg.strip().lower().startswith("date"):
-        _, _, ahead = arg.partition("+")
-        seconds = float(ahead) if ahead.strip() else 2.0
-        return email.utils.formatdate(time.time() + seconds, usegmt=True)
-    try:
-        return str(max(0, int(float(arg)))) if arg else "1"
-    except ValueError:
-        return "1"
-
-
-def _parse_shapes(header: str | None) -> tuple[str, ...]:
-    if not header:
-        return ()
-    names = tuple(part.strip().lower() for part in header.split(",") if part.strip())
-    unknown = [name for name in names if name.partition(":")[0] not in SHAPES
-               or ":" in name and not (name.startswith("no-record:") and name[10:].isdigit())]
-    if unknown:
-        raise ValueError(f"unknown sandbox shape {unknown[0]!r}; known: {', '.join(SHAPES)}")
-    return names
-
-
-_EXTRA = {"x-vendor-note": "unknown field", "schemaRevision": 7, "links": {"self": "/v2"}}
-
-
-def _reshape(data, shapes: tuple[str, ...], path: str):
-    """A successful answer's ``data`` in another form the real service may send (see the module doc)."""
-    if not isinstance(data, dict):
-        return data
-    data = json.loads(json.dumps(data))  # deep copy
-    inner = data.get("data") if isinstance(data.get("data"), dict) else None
-    is_verification = inner is not None and "result" in inner
-    if "partial-match" in shapes and is_verification and inner["blockchainData"]:
-        size = inner.get("fileSize") or 0
-        half = size // 2
-        inner["result"] = "partial match"
-        inner["uniqueHashes"] = 2
-        inner["fileSegments"] = [
-            {"matchedHash": inner["fileHash"], "offset": 0, "packetSize": half},
-            {"matchedHash": inner["fileHash"], "offset": half + 1024, "packetSize": max(0, size - half - 1024)},
-        ]
-    if "no-report-link" in shapes:
-        data.pop("file", None)
-    if "v1-report-link" in shapes and isinstance(data.get("file"), dict):
-        v2 = data["file"]
-        data["file"] = {"file_name": v2.get("fileName"), "download_url": v2.get("downloadUrl"),
-                        "file_size": v2.get("fileSize")}
-    if "naive-dates" in shapes and is_verification:
-        for entry in inner.get("blockchainData", []):
-            entry["blockDate"] = entry["blockDate"][:19].replace("T", " ")
-    if "unexpected-text" in shapes:
-        if path.endswith("/file/check") and isinstance(data.get("data"), str):
-            data["data"] = "Search index is rebuilding."
-        if is_verification:
-            inner["result"] = "inconclusive"
-    if "0x-hashes" in shapes:
-        def prefixed(value):
-            return "0x" + value.upper().removeprefix("0X").removeprefix("0x")
-        if isinstance(data.get("hash"), str):
-            data["hash"] = prefixed(data["hash"])
-        if is_verification:
-            inner["fileHash"] = prefixed(inner["fileHash"])
-            for entry in inner.get("blockchainData", []) + inner.get("fileSegments", []):
-                entry["matchedHash"] = prefixed(entry["matchedHash"])
-        params = data.get("params")
-        if isinstance(params, dict) and isinstance(params.get("state"), dict):
-            params["state"]["99"] = prefixed(params["state"]["99"])
-    if "no-record" in shapes and is_verification:
-        inner.update(result="no match", uniqueHashes=0, blockchainData=[], fileSegments=[])
-    if "extra-fields" in shapes:
-        data.update(_EXTRA)
-        if is_verification:
-            inner.update(_EXTRA)
-            for entry in inner.get("blockchainData", []) + inner.get("fileSegments", []):
-                entry.update(confirmations=12, **_EXTRA)
-        if isinstance(data.get("file"), dict):
-            data["file"].update(contentType="application/pdf", **_EXTRA)
-    if "minimal" in shapes:
-        if is_verification:
-            kept = {"result": inner["result"], "blockchainData": [
-                {"blockNumber": e["blockNumber"], "txpowId": e["txpowId"]}
-                for e in inner["blockchainData"]]}
-            minimal = {"data": kept}
-            if isinstance(data.get("file"), dict):
-                minimal["file"] = {key: value for key, value in data["file"].items()
-                                   if key in ("downloadUrl", "download_url")}
-            data = minimal
-        elif inner is None and "data" in data and path.endswith("/file/check"):
-            data = {"data": data["data"]}
-        elif data.get("service") == "MINIMA_NODE":
-            data = {"command": data["command"], "status": data["status"]}
-    return data
-
-
-def _slow_seconds(arg: str | None) -> float:
-    try:
-        return max(0.0, float(arg)) if arg else DEFAULT_SLOW_SECONDS
-    except ValueError:
-        return DEFAULT_SLOW_SECONDS
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -643,10 +437,10 @@ class SandboxServer:
         with self._lock:
             self._counters[name] = self._counters.get(name, 0) + amount
 
-    def _choose_fault(self, header: str | None) -> _FaultSpec | None:
+    def _choose_fault(self, header: str | None) -> FaultSpec | None:
         self._count("requests")
         if header:
-            spec = _FaultSpec.parse(header)
+            spec = FaultSpec.parse(header)
             with self._lock:
                 if spec.times is not None:
                     used = self._fault_counts.get(spec.key, 0)
@@ -660,7 +454,7 @@ class SandboxServer:
                 if self._rng.random() < self.fault_rate:
                     self._counters["faults_injected"] += 1
                     name = self._rng.choice(RANDOM_FAULTS)
-                    return _FaultSpec(name, None, None, name)
+                    return FaultSpec(name, None, None, name)
         return None
 
     def _log_request(self, path: str, request_id: str | None, report: str | None) -> None:

@@ -3,73 +3,19 @@ off, and "pending" (never "failed") past the window. Real client, real sandbox, 
 
 from __future__ import annotations
 
-import inspect
-import threading
 import time
 
-import pytest
-
-from integritas_gui.core.client import CheckResult, wait_for_confirmation
 from integritas_gui.core.engine import ConfirmPolicy, Engine
-from integritas_gui.core.errors import Cancelled
 from integritas_gui.core.history import History
-from tests.contract.contract_helpers import RecordingSleep, new_hash, stats
+from tests.contract.contract_helpers import new_hash, stats
 from tests.sandbox_fixture import fast_client, running_sandbox
 
 
 def test_the_real_policy_waits_10_s_and_keeps_pending_past_5_minutes():
-    assert inspect.signature(wait_for_confirmation).parameters["first_delay"].default == 10.0
-    assert inspect.signature(wait_for_confirmation).parameters["pending_after"].default == 300.0
     policy = ConfirmPolicy()
     assert (policy.first_delay, policy.pending_after) == (10.0, 300.0)
     assert 10.0 <= policy.interval <= 15.0 and policy.backoff > 1
     assert ConfirmPolicy.for_block_time(50) == policy  # Minima's own block time: the real policy
-
-
-def test_wait_for_confirmation_first_checks_after_the_delay_then_finds_it(sandbox, sandbox_client):
-    digest = new_hash()
-    assert sandbox_client.stamp(digest).newly_anchored
-    sleeps = RecordingSleep()
-    polls: list[tuple[str, bool]] = []
-    started = time.monotonic()
-    found = wait_for_confirmation(sandbox_client, digest, first_delay=0.25, interval=0.05,
-                                  sleep=sleeps, on_poll=lambda r, late: polls.append((r.status, late)))
-    assert isinstance(found, CheckResult) and found.status == "found"
-    assert sleeps.calls[0] == 0.25 and time.monotonic() - started >= 0.25
-    assert polls[-1] == ("found", False)
-    assert stats(sandbox)["checks"] == len(polls)
-
-
-def test_wait_for_confirmation_stays_pending_past_the_window_until_cancelled():
-    with running_sandbox(block_time=60) as slow_chain, \
-            fast_client(slow_chain.base_url, slow_chain.api_key) as client:
-        digest = new_hash()
-        client.stamp(digest)
-        cancel = threading.Event()
-        polls: list[tuple[str, bool]] = []
-
-        def on_poll(result, still_pending):
-            polls.append((result.status, still_pending))
-            if sum(late for _, late in polls) >= 2:
-                cancel.set()
-
-        with pytest.raises(Cancelled):
-            wait_for_confirmation(client, digest, first_delay=0.05, interval=0.05, max_interval=0.1,
-                                  pending_after=0.3, cancel=cancel, on_poll=on_poll)
-        assert all(status == "not_found" for status, _ in polls)
-        assert polls[0][1] is False and polls[-1][1] is True
-        assert stats(slow_chain)["checks"] == len(polls) >= 3
-
-
-def test_wait_for_confirmation_rides_out_a_failing_check(sandbox, sandbox_client, make_client):
-    digest = new_hash()
-    sandbox_client.stamp(digest)
-    client = make_client(fault="503-html; times=2", max_retries=0)
-    polls = []
-    found = wait_for_confirmation(client, digest, first_delay=0.05, interval=0.05,
-                                  on_poll=lambda r, late: polls.append(r))
-    assert found.status == "found"
-    assert [getattr(p, "kind", None) for p in polls[:2]] == ["unavailable", "unavailable"]
 
 
 def engine_for(server, tmp_path, policy: ConfirmPolicy, **options):

@@ -15,7 +15,7 @@ from integritas_gui.core.engine import ConfirmPolicy, Engine
 from integritas_gui.core.history import History
 from integritas_gui.core.model import ChainRecord
 from integritas_gui.core.paths import app_dirs
-from integritas_gui.core.receipts import segments_root
+from integritas_gui.core.hashing import segments_root
 from integritas_gui.gui.history_view import HistoryView
 from tests.sandbox_fixture import TEST_BLOCK_TIME, fast_client
 

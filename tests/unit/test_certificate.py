@@ -12,21 +12,22 @@ import zlib
 import pytest
 
 from integritas_gui.core.certificate import (
-    RECEIPT_ATTACHMENT_NAME,
     SANDBOX_WARNING,
     certificate_for_job,
     explorer_links,
     extract_receipt,
     render_certificate,
     verification_from_check,
-    visual_order,
 )
+from integritas_gui.core.certificate_attachment import RECEIPT_ATTACHMENT_NAME
+from integritas_gui.core.certificate_text import visual_order
 from integritas_gui.core.client import record_from_service
 from integritas_gui.core.engine import ConfirmPolicy, Engine
 from integritas_gui.core.errors import BadInput
 from integritas_gui.core.hashing import hash_file
 from integritas_gui.core.history import History
-from integritas_gui.core.receipts import Receipt, read_receipt, verify_file_against_receipt
+from integritas_gui.core.receipt_verify import verify_file_against_receipt
+from integritas_gui.core.receipts import Receipt, read_receipt
 from tests.sandbox_fixture import TEST_API_KEY
 
 SEG = 64 * 1024

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from integritas_gui import cli
-from integritas_gui.core import certificate, receipts
+from integritas_gui.core import certificate, certificate_text, receipt_verify
 from integritas_gui.core.display import format_local, format_size, format_utc, iso_utc, parse_service_time
 from integritas_gui.gui import status_text
 
@@ -40,7 +40,7 @@ def test_what_is_not_a_date_is_kept_and_shown_as_it_came():
 def test_cli_window_and_certificate_show_a_date_without_a_zone_as_utc(kolkata):
     assert cli.local_time(V1_DATE) == "2026-01-21 15:25:48"
     assert status_text.local_time(V1_DATE, with_date=True) == "2026-01-21 15:25:48"
-    assert certificate.format_time(V1_DATE) == "Wed 21 Jan 2026, 09:55:48 UTC"
+    assert certificate_text.format_time(V1_DATE) == "Wed 21 Jan 2026, 09:55:48 UTC"
     today = datetime(2026, 1, 21, 12, 0, tzinfo=timezone.utc)
     assert status_text.local_time(V1_DATE, now=today) == "15:25:48"
 
@@ -52,7 +52,7 @@ def test_cli_window_and_certificate_show_a_date_without_a_zone_as_utc(kolkata):
 def test_one_unit_system_everywhere(size, text):
     # The CLI, the window and the certificate (via receipts) agree for every file.
     assert format_size(size) == cli.human_size(size) == status_text.human_size(size) == text
-    assert receipts.human_size(size) == certificate.human_size(size) == text
+    assert receipt_verify.human_size(size) == certificate.human_size(size) == text
 
 
 def test_the_history_export_writes_dates_without_a_zone_as_utc(tmp_path):

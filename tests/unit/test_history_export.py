@@ -22,7 +22,8 @@ from integritas_gui.core.history_export import (
     import_file,
     import_files,
 )
-from integritas_gui.core.receipts import Receipt, segments_root, write_receipt
+from integritas_gui.core.hashing import segments_root
+from integritas_gui.core.receipts import Receipt, write_receipt
 
 DOC_V1_PROOF = [{
     "address": "0xFFEEDD",

@@ -11,16 +11,14 @@ import pytest
 
 from integritas_gui.core.client import record_from_service
 from integritas_gui.core.errors import BadInput, FileProblem
-from integritas_gui.core.hashing import hash_file
+from integritas_gui.core.hashing import hash_file, segments_root
+from integritas_gui.core.receipt_verify import merge_changed_segments, verify_file_against_receipt
 from integritas_gui.core.receipts import (
     RECEIPT_VERSION,
     Receipt,
     export_receipt,
-    merge_changed_segments,
     read_receipt,
-    segments_root,
     sidecar_path,
-    verify_file_against_receipt,
     write_receipt,
     write_sidecar,
 )
