@@ -40,13 +40,14 @@ def sandbox_client(sandbox):
 
 @pytest.fixture
 def make_window(qtbot, monkeypatch):
-    """Build a MainWindow on fresh services. Trial mode by default (the in-process sandbox with
-    0.2 s blocks); pass ``base_url=`` (and set INTEGRITAS_API_KEY) to talk to another service."""
+    """Build a MainWindow on fresh services (its engine in a child process). Trial mode by default
+    (the sandbox in a process of its own, 0.2 s blocks); pass ``base_url=`` (and set
+    INTEGRITAS_API_KEY) to talk to another service."""
     from integritas_gui.core.paths import app_dirs
     from integritas_gui.core.secrets import SecretStore
     from integritas_gui.core.settings import Settings
     from integritas_gui.gui.main_window import MainWindow
-    from integritas_gui.gui.services import start_services
+    from integritas_gui.gui.window_services import start_window_services
 
     monkeypatch.setenv("INTEGRITAS_SANDBOX_BLOCK_TIME", "0.2")
     windows = []
@@ -59,8 +60,9 @@ def make_window(qtbot, monkeypatch):
             force_sandbox = base_url is None
         options = {"backoff_base": 0.01, "backoff_max": 0.05, "timeout": 5, "verify_timeout": 10}
         options.update(client_options or {})
-        services = start_services(dirs, settings, secrets, base_url=base_url, force_sandbox=force_sandbox,
-                                  settings_path=dirs.settings_file, client_options=options)
+        services = start_window_services(dirs, settings, secrets, base_url=base_url,
+                                         force_sandbox=force_sandbox, settings_path=dirs.settings_file,
+                                         client_options=options)
         window = MainWindow(services, force_sandbox=force_sandbox)
         qtbot.addWidget(window)
         window.show()

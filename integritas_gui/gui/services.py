@@ -68,19 +68,21 @@ def build_engine(history, client, settings, dirs, block_time: float | None = Non
 
 def start_services(dirs, settings, secrets, *, base_url: str | None = None,
                    force_sandbox: bool = False, settings_path=None,
-                   client_options: dict | None = None) -> Services:
+                   client_options: dict | None = None, api_key: str | None = None,
+                   block_time: float | None = None) -> Services:
     """Open the history, choose the service (real or sandbox), and start the engine.
 
-    ``client_options`` go to ``IntegritasClient`` (tests pass short timeouts and backoff)."""
+    ``client_options`` go to ``IntegritasClient`` (tests pass short timeouts and backoff).
+    ``api_key`` and ``block_time`` with ``base_url``: a sandbox already running elsewhere."""
     from integritas_gui.core.client import IntegritasClient
     from integritas_gui.core.history import History
     from integritas_gui.core.logsetup import register_secret
 
-    api_key = None if force_sandbox else secrets.get_api_key()
+    if api_key is None:
+        api_key = None if force_sandbox else secrets.get_api_key()
     url = base_url or settings.base_url
     trial = force_sandbox or url == SANDBOX_SETTING or (not api_key and not base_url)
     sandbox = None
-    block_time = None
     if trial:
         from integritas_gui.sandbox.server import SandboxServer
 

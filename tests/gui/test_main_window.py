@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -109,28 +110,17 @@ def test_drop_stamp_confirmed_with_block_and_notification(qtbot, make_window, tm
     assert QGuiApplication.clipboard().text() == row.sha3_256
 
 
-def test_a_drop_shows_its_rows_before_the_workers_start(qtbot, make_window, tmp_path):
+def test_a_drop_is_walked_and_hashed_in_the_engine_process(qtbot, make_window, tmp_path):
     window = make_window()
-    engine = window.services.engine
     folder = tmp_path / "drop"
     folder.mkdir()
     files = [make_file(folder, f"small{i:02d}.bin", 2_000 + i, seed=i) for i in range(40)]
-    first_shown = []
-    window.model.rows_placed.connect(
-        lambda: first_shown or first_shown.append({r.state for r in window.model.rows()}))
     window.add_paths([folder], "check")
-    assert engine.held  # from the drop itself until its rows are on screen
-    qtbot.waitUntil(lambda: bool(first_shown), timeout=WAIT_MS)
-    assert first_shown[0] == {"queued"}  # nothing hashed before the rows were shown
-    qtbot.waitUntil(lambda: not engine.held, timeout=2000)
     for path in files:
         wait_row(qtbot, window, path, {"done"}, kind="check")
-
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    window.add_paths([empty], "check")  # nothing to show: the hold ends with the walk
-    assert engine.held
-    qtbot.waitUntil(lambda: not engine.held, timeout=2000)
+    assert window.bridge.pid not in (None, os.getpid())
+    workers = [t.name for t in threading.enumerate() if t.name.startswith(("hash", "net", "scheduler"))]
+    assert workers == [], "the window's process runs engine threads"
 
 
 def test_pending_row_shows_elapsed_time(qtbot, make_window, tmp_path, monkeypatch):
