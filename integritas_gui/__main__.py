@@ -42,6 +42,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    app, window = open_window(args)
+    if args.smoke_test:
+        return _smoke_test(app, window)
+
+    window.offer_first_run()
+    window.resume_unfinished()
+    code = app.exec()
+    window.shutdown()
+    return code
+
+
+def open_window(args: argparse.Namespace):
+    """Everything up to the shown main window, with the files of the command line added (with
+    the drop action of the settings). Returns (application, window)."""
     from integritas_gui.core.logsetup import setup_logging
     from integritas_gui.core.paths import DATA_DIR_ENV, app_dirs
     from integritas_gui.core.secrets import SecretStore
@@ -76,15 +90,7 @@ def run_gui(args: argparse.Namespace) -> int:
     window.show()
     if args.files:
         window.add_paths([os.path.abspath(path) for path in args.files])
-
-    if args.smoke_test:
-        return _smoke_test(app, window)
-
-    window.offer_first_run()
-    window.resume_unfinished()
-    code = app.exec()
-    window.shutdown()
-    return code
+    return app, window
 
 
 def _start_core(dirs, settings, secrets, *, force_sandbox: bool):

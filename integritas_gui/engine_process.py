@@ -159,11 +159,14 @@ class EngineHost:
         for job_id in job_ids:
             self.engine.retry(int(job_id))
 
-    def do_resume(self) -> list[int]:
-        """Announce every unfinished job as the history has it, then pick them up again (after a
-        restart this is what makes it lossless)."""
+    def do_resume(self, announce: list[int] = ()) -> list[int]:
+        """Announce every unfinished job as the history has it (and the jobs in ``announce``: the
+        window's unfinished rows), then pick them up again. After a restart this is what makes it
+        lossless: updates that died with the old process are sent again."""
         from integritas_gui.core.engine import JobUpdate
 
+        for job in self.history.jobs([int(i) for i in announce]) if announce else ():
+            self.outbox.update(JobUpdate.of(job))
         for job in self.history.unfinished():
             self.outbox.update(JobUpdate.of(job))
         return self.engine.resume_unfinished()

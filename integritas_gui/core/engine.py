@@ -44,6 +44,11 @@ class ConfirmPolicy:
     backoff: float = 1.5
     pending_after: float = 300.0  # past this the stamp is still "pending", with a note; never "failed"
 
+    @property
+    def settled_after(self) -> float:
+        """By then a stamp the service received is normally on chain (Minima: within 3 min)."""
+        return self.first_delay + 3 * self.max_interval
+
     @classmethod
     def for_block_time(cls, block_time: float) -> "ConfirmPolicy":
         """A policy scaled to a (sandbox) chain whose blocks come every ``block_time`` seconds."""
@@ -369,6 +374,9 @@ class Engine:
             self._active[job.id] = _Active(job.kind, job.path)
         if job.state in ("queued", "hashing") and job.path:
             self._start_hashing(job.id, job.kind, job.path, register=False)
+        elif job.state == "submitting" and job.kind == "stamp":
+            # A crash came mid-request: the service may have the stamp. Look before sending again.
+            self._schedule(job.id, "recheck", self.confirm.settled_after)
         elif job.state in ("hashed", "submitting") or (job.state in ("queued", "hashing") and job.sha3_256):
             # "submitting" means a crash came mid-request: the service may or may not have it.
             self._submit(job.id)
@@ -729,6 +737,23 @@ class Engine:
                                               "Minima usually confirms within 3 min. Still following."))
         self._schedule(job_id, "poll", delay)
 
+    def _recheck_step(self, job_id: int) -> None:
+        """A stamp whose sending was interrupted: confirmed if the service got it, else sent."""
+        from integritas_gui.core.client import ServiceError
+
+        if self._stop_if_cancelled(job_id):
+            return
+        job = self.history.get_job(job_id, with_records=False)
+        try:
+            if self.client.check(job.sha3_256).status == "found":
+                result = self.client.verify(job.sha3_256)
+                self.history.add_records(job_id, result.records)
+                self._confirm(job, result.records, submitted_at=utc_now())
+                return
+        except ServiceError as exc:
+            log.info("Could not look up interrupted stamp %s (%s); sending it again", job_id, exc.kind)
+        self._submit_step(job_id)
+
     @staticmethod
     def _seconds_since(stamp: str | None) -> float | None:
         if not stamp:
@@ -738,7 +763,7 @@ class Engine:
 
     # ---- the scheduler thread ------------------------------------------------------------------
     def _schedule(self, job_id: int, action: str, delay: float) -> None:
-        if action == "submit":  # a send deferred by a rate limit is still work: wait_idle waits for it
+        if action in ("submit", "recheck"):  # a deferred send is still work: wait_idle waits for it
             with self._lock:
                 self._busy += 1
         with self._timer_wake:
@@ -746,7 +771,7 @@ class Engine:
             self._timer_wake.notify()
 
     def _run_timer(self) -> None:
-        steps = {"poll": self._poll_step, "submit": self._submit_step}
+        steps = {"poll": self._poll_step, "submit": self._submit_step, "recheck": self._recheck_step}
         while not self._stopping.is_set():
             with self._timer_wake:
                 if not self._timed:
@@ -758,4 +783,4 @@ class Engine:
                     self._timer_wake.wait(min(wait, 1.0))
                     continue
                 heapq.heappop(self._timed)
-            self._run(self._net_pool, job_id, steps[action], counted=action == "submit")
+            self._run(self._net_pool, job_id, steps[action], counted=action in ("submit", "recheck"))

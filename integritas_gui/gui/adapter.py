@@ -28,6 +28,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 from integritas_gui.engine_process import encode, update_from_wire
+from integritas_gui.gui.status_text import FINISHED_STATES
 from integritas_gui.sandbox_process import ENGINE_MODE, child_command
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class EngineBridge(QObject):
         self._stopped = False
         self._lock = threading.Lock()  # receive() may be called from any thread
         self._pending: dict[int, Any] = {}
+        self._unfinished: set[int] = set()  # jobs whose last update was not final
         self._requests: dict[int, tuple[dict, Callable | None, Callable | None]] = {}
         self._answers: dict[int, tuple[bool, Any]] = {}  # for calls that wait (wait_idle)
         self._ids = itertools.count(1)
@@ -98,7 +100,9 @@ class EngineBridge(QObject):
         process.start()
         self._write({"cmd": "start", **self._config()})
         if self.restarts:
-            self._write({"cmd": "resume"})  # what was in flight goes on from the history
+            # What was in flight goes on from the history; jobs that finished while their last
+            # updates died with the old child are announced again.
+            self._write({"cmd": "resume", "announce": sorted(self._unfinished)})
         for message, _, _ in self._requests.values():
             self._write(message)  # unanswered by the child that died
 
@@ -142,6 +146,11 @@ class EngineBridge(QObject):
         event = message.get("event")
         if event == "updates":
             updates = [update_from_wire(job) for job in message["jobs"]]
+            for update in updates:
+                if update.state in FINISHED_STATES:
+                    self._unfinished.discard(update.job_id)
+                else:
+                    self._unfinished.add(update.job_id)
             with self._lock:
                 for update in updates:
                     self._pending.pop(update.job_id, None)

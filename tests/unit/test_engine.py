@@ -213,6 +213,33 @@ def test_shutdown_while_pending_then_a_new_engine_resumes_to_confirmed(history, 
         client.close()
 
 
+@pytest.mark.parametrize("reached_the_service", [True, False])
+def test_a_stamp_interrupted_mid_request_is_looked_up_before_it_is_sent_again(
+        history, sandbox, tmp_path, reached_the_service):
+    """A crash between "submitting" and the answer: the service may have the stamp. The resuming
+    engine confirms it from the chain if so (no second stamp), and sends it once otherwise."""
+    from integritas_gui.core.hashing import hash_file
+
+    path = write(tmp_path / "interrupted.txt", b"sent just before the crash")
+    digest = hash_file(str(path))
+    job_id = history.add_job("stamp", path=str(path), name=path.name, size=digest.size, state="queued")
+    history.save_digest(job_id, digest)
+    history.update(job_id, state="submitting", attempts=1)
+    if reached_the_service:
+        sandbox.do_stamp(digest.sha3_256, "before-the-crash")
+    client = fast_client(sandbox.base_url)
+    engine = Engine(history, client, confirm=POLICY)
+    try:
+        assert engine.resume_unfinished() == [job_id]
+        assert engine.wait_idle(30)
+        assert history.get_job(job_id).state == "confirmed"
+        assert stats(sandbox)["submissions"] == 1
+        assert sandbox.ledger.counts()["all_records"] == 1
+    finally:
+        engine.shutdown()
+        client.close()
+
+
 def test_rate_limit_is_waited_out_not_failed(history, tmp_path):
     with running_sandbox(rate_limit=(5, 1.0)) as server:
         client = fast_client(server.base_url, max_retries=0)
