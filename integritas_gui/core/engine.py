@@ -16,7 +16,6 @@ import heapq
 import itertools
 import logging
 import os
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -86,30 +85,13 @@ class JobUpdate:
         return cls(**values)
 
 
-class _CancelFlag:
-    """A job's cancel request: the ``is_set``/``set`` of ``threading.Event`` without its lock and
-    condition, so a 10,000-file drop holds 10,000 small objects instead of ~80,000 that every
-    full garbage collection (GIL held) has to scan."""
-
-    __slots__ = ("_set",)
-
-    def __init__(self) -> None:
-        self._set = False
-
-    def set(self) -> None:
-        self._set = True
-
-    def is_set(self) -> bool:
-        return self._set
-
-
 @dataclass
 class _Active:
     """What the engine holds for a job it is working on in this session."""
 
     kind: str
     path: str | None
-    cancel: _CancelFlag = field(default_factory=_CancelFlag)
+    cancel: threading.Event = field(default_factory=threading.Event)
     polls: int = 0
     first_poll_at: float | None = None
 
@@ -148,23 +130,6 @@ def _recordable(item: Any) -> Any:
             "recorded in the history. Rename the file and try again."))
 
 
-BACKGROUND_NICE_STEP = 10  # how much nicer than the process the workers of a window run
-
-
-def run_in_background() -> None:
-    """Lower the calling thread's CPU priority below the rest of the process, where the OS keeps
-    one per thread (Linux: each thread has its own nice value; elsewhere nothing changes). A window
-    uses it for its workers: with the CPU saturated, the scheduler then favours the GUI thread, which
-    also wins the GIL more often when it wants it (the queued-drop stall, docs/benchmarks.md)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + BACKGROUND_NICE_STEP)
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), target)
-    except OSError:  # not permitted here: run at normal priority
-        log.debug("Could not lower a worker thread's priority", exc_info=True)
-
-
 class Engine:
     def __init__(
         self,
@@ -177,10 +142,7 @@ class Engine:
         reports_dir: str | os.PathLike | None = None,
         write_sidecar_receipts: bool = False,
         segment_size: int | None = None,
-        background_priority: bool = False,
     ):
-        """``background_priority``: the hash and network threads run at a lower CPU priority than
-        the rest of the process (a window's engine; see run_in_background)."""
         self.history = history
         self.client = client
         self.confirm = confirm
@@ -195,13 +157,9 @@ class Engine:
         self._timed: list[tuple[float, int, int, str]] = []  # (due, seq, job_id, action)
         self._seq = itertools.count()
         self._stopping = threading.Event()
-        self._running = threading.Event()  # cleared while held (see hold)
-        self._running.set()
-        self._held_until = 0.0
         workers = network_workers or getattr(client, "concurrency", 8)
-        start = run_in_background if background_priority else None
-        self._hash_pool = ThreadPoolExecutor(max(1, hash_workers), thread_name_prefix="hash", initializer=start)
-        self._net_pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="net", initializer=start)
+        self._hash_pool = ThreadPoolExecutor(max(1, hash_workers), thread_name_prefix="hash")
+        self._net_pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="net")
         self._timer_wake = threading.Condition(threading.Lock())
         self._timer = threading.Thread(target=self._run_timer, name="scheduler", daemon=True)
         self._timer.start()
@@ -412,38 +370,9 @@ class Engine:
         with self._lock:
             return len(self._active)
 
-    # ---- holding ---------------------------------------------------------------------------------
-    def hold(self, seconds: float) -> None:
-        """Start no new step for up to ``seconds`` (sooner with ``release``); steps already running
-        go on. A window holds its engine while it shows a drop's first rows, so the hash and network
-        threads do not all start competing with the GUI thread for the GIL at that very moment."""
-        with self._lock:
-            self._held_until = max(self._held_until, time.monotonic() + seconds)
-            self._running.clear()
-
-    def release(self) -> None:
-        with self._lock:
-            self._held_until = 0.0
-            self._running.set()
-
-    @property
-    def held(self) -> bool:
-        return not self._running.is_set() and time.monotonic() < self._held_until
-
-    def _wait_while_held(self) -> None:
-        while not self._stopping.is_set():
-            with self._lock:  # a hold renewed meanwhile is not ended by this one running out
-                remaining = self._held_until - time.monotonic()
-                if remaining <= 0:
-                    self._running.set()
-                if self._running.is_set():
-                    return
-            self._running.wait(remaining)
-
     def shutdown(self, wait: bool = True) -> None:
         """Stop all work, leaving interrupted jobs resumable (their committed state is kept)."""
         self._stopping.set()
-        self._running.set()
         with self._lock:
             for active in self._active.values():
                 active.cancel.set()
@@ -468,8 +397,6 @@ class Engine:
                 self._idle.notify_all()
 
     def _guarded(self, job_id: int, step: Callable[[int], None]) -> None:
-        if not self._running.is_set():
-            self._wait_while_held()
         try:
             if not self._stopping.is_set():
                 step(job_id)

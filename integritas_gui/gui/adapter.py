@@ -326,19 +326,13 @@ class _TaskSignals(QObject):
 
 
 class _Task(QRunnable):
-    def __init__(self, func: Callable[[], Any], signals: _TaskSignals, background: bool):
+    def __init__(self, func: Callable[[], Any], signals: _TaskSignals):
         super().__init__()
         self.setAutoDelete(True)
         self._func = func
         self._signals = signals
-        self._background = background
 
     def run(self) -> None:
-        if self._background:
-            # Not a module import: the window's start-up loads the engine on the core thread.
-            from integritas_gui.core.engine import run_in_background
-
-            run_in_background()
         try:
             result = self._func()
         except BaseException as exc:  # delivered to on_error on the GUI thread
@@ -350,11 +344,8 @@ class _Task(QRunnable):
 class TaskRunner(QObject):
     """A small private thread pool; results and errors come back as calls on the GUI thread."""
 
-    def __init__(self, parent: QObject | None = None, max_threads: int = 2, *, background: bool = True):
-        """``background``: tasks run at a lower CPU priority than the GUI thread (folder walks,
-        history reads and exports; see core.engine.run_in_background)."""
+    def __init__(self, parent: QObject | None = None, max_threads: int = 2):
         super().__init__(parent)
-        self.background = background
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._live: set[_TaskSignals] = set()
@@ -386,7 +377,7 @@ class TaskRunner(QObject):
 
         signals.done.connect(finished)
         signals.failed.connect(failed)
-        self.pool.start(_Task(func, signals, self.background))
+        self.pool.start(_Task(func, signals))
 
     @property
     def busy(self) -> bool:

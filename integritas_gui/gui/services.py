@@ -62,7 +62,7 @@ def build_engine(history, client, settings, dirs, block_time: float | None = Non
     return Engine(
         history, client, hash_workers=max(1, int(settings.hash_workers)), confirm=confirm,
         reports_dir=dirs.reports, write_sidecar_receipts=settings.write_sidecar_receipts,
-        segment_size=segment_size, background_priority=True,
+        segment_size=segment_size,
     )
 
 

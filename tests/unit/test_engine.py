@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import pytest
@@ -264,77 +263,3 @@ def test_changed_ranges_covers_growth_shrink_and_edits():
     assert grown == [(2 * seg, seg)]
     shrunk = changed_ranges(seg, 3 * seg, [a, b, c], 2 * seg, [a, b])
     assert shrunk and shrunk[-1][0] == 2 * seg
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is a Linux feature")
-@pytest.mark.parametrize("background", [False, True])
-def test_a_windows_engine_runs_its_workers_at_background_priority(make_engine, tmp_path, background):
-    import os
-
-    from integritas_gui.core.engine import BACKGROUND_NICE_STEP
-
-    main_nice = os.getpriority(os.PRIO_PROCESS, os.getpid())
-    seen = {}
-    lock = threading.Lock()
-
-    def note(update):  # subscribers are called on the worker threads
-        name = threading.current_thread().name.split("_")[0]
-        with lock:
-            seen.setdefault(name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-
-    engine, _ = make_engine(background_priority=background)
-    engine.subscribe(note)
-    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"background")])
-    assert engine.wait_idle(30)
-    assert {"hash", "net"} <= set(seen)
-    expected = min(19, main_nice + BACKGROUND_NICE_STEP) if background else main_nice
-    assert seen["hash"] == seen["net"] == expected
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_nice  # this thread untouched
-
-
-def test_a_held_engine_starts_nothing_until_released(make_engine, history, tmp_path):
-    engine, recorder = make_engine()
-    engine.hold(30)
-    assert engine.held
-    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"held")])
-    assert not engine.wait_idle(0.5)  # queued, but no worker has taken it
-    assert recorder.states(job_id) == ["queued"]
-    assert history.get_job(job_id).state == "queued"
-    engine.release()
-    assert not engine.held
-    assert engine.wait_idle(30)
-    assert recorder.states(job_id)[-1] == "done"
-
-
-def test_a_hold_ends_by_itself_and_never_outlives_shutdown(make_engine, history, tmp_path):
-    import time
-
-    engine, recorder = make_engine()
-    engine.hold(0.3)
-    started = time.monotonic()
-    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"held briefly")])
-    assert engine.wait_idle(30)
-    assert time.monotonic() - started >= 0.25
-    assert recorder.states(job_id)[-1] == "done"
-    assert not engine.held
-
-    engine.hold(60)  # a shutdown does not wait out a hold
-    engine.add_files("check", [write(tmp_path / "b.txt", b"never started")])
-    started = time.monotonic()
-    engine.shutdown(wait=True)
-    assert time.monotonic() - started < 10
-
-
-def test_a_hold_renewed_before_it_runs_out_keeps_holding(make_engine, tmp_path):
-    import time
-
-    engine, recorder = make_engine()
-    engine.hold(0.3)
-    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"held twice")])
-    time.sleep(0.1)
-    engine.hold(30)  # a second drop while the first hold is on
-    assert not engine.wait_idle(0.6)  # past the first hold's end: still held
-    assert recorder.states(job_id) == ["queued"]
-    engine.release()
-    assert engine.wait_idle(30)
-    assert recorder.states(job_id)[-1] == "done"
