@@ -150,10 +150,13 @@ class EngineHost:
             self.engine.cancel(int(job_id))
 
     def do_cancel_all(self) -> None:
+        self._stop_walks()
+        self.engine.cancel_all()
+
+    def _stop_walks(self) -> None:
         with self._walk_lock:
             for cancel in self._walk_cancels:
                 cancel.set()
-        self.engine.cancel_all()
 
     def do_retry(self, job_ids: list[int]) -> None:
         for job_id in job_ids:
@@ -216,9 +219,7 @@ class EngineHost:
             self.outbox.send({"event": "reply", "id": request, "result": result})
 
     def close(self) -> None:
-        with self._walk_lock:
-            for cancel in self._walk_cancels:
-                cancel.set()
+        self._stop_walks()
         self.services.shutdown()  # first: a wait_idle in progress returns once the engine stops
         self._slow.shutdown(wait=True, cancel_futures=True)
 
