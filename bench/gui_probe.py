@@ -47,12 +47,24 @@ def own_peak_rss_kib() -> int | None:
 
 def _start_services(dirs, settings, secrets, base_url: str | None):
     """The window's services as this checkout builds them (the engine in a child process; or, in
-    older trees, in the window's own process)."""
+    older trees, in the window's own process: through session.py, or gui/services.py before it)."""
     try:
-        from integritas_gui.gui.window_services import start_window_services as start
+        from integritas_gui.gui.window_services import start_window_services
     except ImportError:
-        from integritas_gui.gui.services import start_services as start
-    return start(dirs, settings, secrets, base_url=base_url, settings_path=dirs.settings_file)
+        pass
+    else:
+        return start_window_services(dirs, settings, secrets, base_url=base_url,
+                                     settings_path=dirs.settings_file)
+    try:
+        from integritas_gui.session import Overrides, open_session
+    except ImportError:
+        from integritas_gui.gui.services import start_services
+
+        return start_services(dirs, settings, secrets, base_url=base_url,
+                              settings_path=dirs.settings_file)
+    return open_session(dirs, settings, secrets, overrides=Overrides(
+        settings={"base_url": base_url} if base_url else {}), settings_path=dirs.settings_file,
+        background_priority=True)
 
 
 def probe(scenario: str, target: str, expected: int, base_url: str | None, timeout: float) -> dict:

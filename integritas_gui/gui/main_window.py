@@ -702,7 +702,7 @@ class MainWindow(QMainWindow):
         self.model.apply_updates(updates)
         shown = self._details_job
         for update in updates:
-            if update.job_id == shown:
+            if update.job_id == shown and not self._progress_only(update):
                 self._reload_details()
             if update.job_id in self._report_jobs and update.state in ("done", "failed"):
                 self._report_finished(update.job_id)
@@ -710,6 +710,13 @@ class MainWindow(QMainWindow):
         self._check_batch_confirmed()
         if self._restart_when_idle and self.model.active_count() == 0:
             self._restart_services()
+
+    def _progress_only(self, update) -> bool:
+        """Hashing progress of the shown job: the once-a-second status tick shows it, no history
+        read needed (it would be ten a second for as long as a big file hashes)."""
+        details = self.detail_panel.details
+        return (update.state == "hashing" and details is not None and details.job_id == update.job_id
+                and details.state == "hashing")
 
     def _rows_changed(self, *args) -> None:
         empty = self.model.rowCount() == 0
