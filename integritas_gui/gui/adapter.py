@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_MS = 100
 MAX_BATCH = 250  # updates handed over at once; a backlog drains in further short steps
-LINES_PER_TURN = 4  # protocol lines parsed per event-loop turn (each holds up to 250 updates)
+LINES_PER_TURN = 1  # protocol lines parsed per event-loop turn (each holds up to 250 updates)
 RESTART_DELAY_MS = 300
 MAX_RESTARTS = 5  # within RESTART_WINDOW_S; past that the window stops trying and says so
 RESTART_WINDOW_S = 60.0
