@@ -68,6 +68,8 @@ class EngineBridge(QObject):
         self.state = "starting"
         self.pid: int | None = None
         self.restarts = 0
+        self.ever_ready = False
+        self.fatal: str | None = None  # why the engine cannot start with this configuration
         self._config = config
         self._command = command or child_command(ENGINE_MODE)
         self._stopped = False
@@ -173,13 +175,14 @@ class EngineBridge(QObject):
             self.pid = message.get("pid")
             restarted = self.state == "restarting"
             self.state = "ready"
+            self.ever_ready = True
             log.info("Engine ready (pid %s)", self.pid)
             self.state_changed.emit("ready", self.tr(
                 "The engine was restarted; unfinished work goes on.") if restarted else "")
         elif event in ("fatal", "error"):
             log.error("Engine: %s", message.get("message"))
             if event == "fatal":
-                self._fatal = message.get("message")
+                self._fatal = self.fatal = message.get("message")
 
     @Slot(int, QProcess.ExitStatus)
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:

@@ -1001,14 +1001,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr(
                 "The new service settings apply once the files in the queue are finished."), 10000)
 
-    def _restart_services(self) -> None:
+    def _restart_services(self, *, force_sandbox: bool = False) -> None:
         """Stop the engine (and sandbox), start them again with the current settings."""
         self._restart_when_idle = False
         old = self.services
         old.shutdown()
         try:
             self.services = start_window_services(old.dirs, self.settings, old.secrets,
-                                                  force_sandbox=self.force_sandbox,
+                                                  force_sandbox=self.force_sandbox or force_sandbox,
                                                   settings_path=old.settings_path,
                                                   client_options=old.client_options)
         except Exception as exc:
@@ -1021,9 +1021,10 @@ class MainWindow(QMainWindow):
         self.bridge = self._start_engine(self.services)
         self._apply_trial_state()
         self.services_changed.emit()
-        self.statusBar().showMessage(
-            self.tr("Now using the sandbox.") if self.services.trial else
-            self.tr("Now using {url}.").format(url=self.services.base_url), 8000)
+        if not force_sandbox:  # else the message saying why stays
+            self.statusBar().showMessage(
+                self.tr("Now using the sandbox.") if self.services.trial else
+                self.tr("Now using {url}.").format(url=self.services.base_url), 8000)
 
     def _start_engine(self, services) -> EngineBridge:
         """Start the engine process for ``services``; it lives in ``services.engine``."""
@@ -1034,6 +1035,12 @@ class MainWindow(QMainWindow):
         return bridge
 
     def _engine_state_changed(self, state: str, text: str) -> None:
+        bridge = self.bridge
+        if state == "failed" and bridge.fatal and not bridge.ever_ready and not self.services.trial:
+            # The service settings do not work (an address the client refuses): the sandbox meanwhile.
+            text = self.tr("Could not connect with the new settings: {error} Using the sandbox until "
+                           "the service is corrected in Settings.").format(error=bridge.fatal)
+            QTimer.singleShot(0, self, lambda: self._restart_services(force_sandbox=True))
         if text:
             log.info("Engine %s: %s", state, text)
             self.engine_notices.append((state, text))

@@ -94,3 +94,16 @@ def test_files_on_the_command_line_open_the_window_with_them_added(qtbot, tmp_pa
         assert window.trial_banner.isVisibleTo(window)
     finally:
         window.shutdown()
+
+
+def test_a_service_the_engine_cannot_use_falls_back_to_the_sandbox_and_says_why(qtbot, make_window,
+                                                                               monkeypatch, tmp_path):
+    monkeypatch.setenv("INTEGRITAS_API_KEY", "key-for-a-bad-address")
+    window = make_window(base_url="ftp://integritas.example/core")
+    qtbot.waitUntil(lambda: window.services.trial and window.bridge.state == "ready", timeout=30_000)
+    message = window.statusBar().currentMessage()
+    assert "Could not connect with the new settings" in message and "https://" in message
+    assert window.trial_banner.isVisibleTo(window)
+    (tmp_path / "a.txt").write_text("still works\n")
+    window.add_paths([tmp_path / "a.txt"], "check")
+    qtbot.waitUntil(lambda: window.model.count_in(("done",)) == 1, timeout=30_000)
