@@ -119,21 +119,22 @@ class EngineBridge(QObject):
         for _ in range(LINES_PER_TURN):
             if not process.canReadLine():
                 return
-            line = bytes(process.readLine().data()).decode("utf-8", "replace")
-            try:
-                self._handle(json.loads(line))
-            except ValueError:
-                log.warning("engine: %s", line.rstrip())
+            self._read_line(process)
         if process.canReadLine():
             QTimer.singleShot(0, self, self._read)  # the rest after the event loop has run
 
     def _read_all(self) -> None:
         while self._process.canReadLine():
-            line = bytes(self._process.readLine().data()).decode("utf-8", "replace")
-            try:
-                self._handle(json.loads(line))
-            except ValueError:
-                log.warning("engine: %s", line.rstrip())
+            self._read_line(self._process)
+
+    def _read_line(self, process: QProcess) -> None:
+        line = bytes(process.readLine().data()).decode("utf-8", "replace")
+        try:
+            message = json.loads(line)
+        except ValueError:
+            log.warning("engine: %s", line.rstrip())
+            return
+        self._handle(message)
 
     @Slot()
     def _read_errors(self) -> None:
