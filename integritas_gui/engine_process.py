@@ -297,10 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     from integritas_gui.core.logsetup import setup_logging
     from integritas_gui.core.paths import app_dirs
 
-    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", newline="\n")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    sys.stdout = sys.stderr
-    stdin = open(sys.stdin.fileno(), "r", encoding="utf-8", closefd=False)
+    # File descriptors, not sys.std*: a windowed frozen build may leave those None.
+    protocol_out = os.fdopen(os.dup(1), "w", encoding="utf-8", newline="\n")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr = sys.stderr or open(2, "w", encoding="utf-8", closefd=False)
+    stdin = open(0, "r", encoding="utf-8", closefd=False)
     dirs = app_dirs().create()
     setup_logging(dirs.logs, file_name=ENGINE_LOG_NAME)
     return run(stdin, protocol_out)

@@ -43,6 +43,7 @@ class SandboxProcess:
             [*child_command(SANDBOX_MODE), "--port", "0", "--block-time", str(block_time), "--db", db],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             encoding="utf-8", errors="replace",
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),  # Windows: no console window
         )
         self.base_url: str | None = None
         self.api_key: str | None = None
