@@ -1,8 +1,10 @@
 """Drives the real GUI (main window, engine, services) in a child process for the GUI figures.
 
 As a script: ``gui_probe.py SCENARIO PATH --base-url URL`` (API key in INTEGRITAS_API_KEY) opens the
-main window offscreen, runs a QTimer heartbeat every 5 ms on the GUI thread, adds PATH as "check"
-jobs and prints one JSON line: the heartbeat stalls (gap minus interval) per phase.
+main window offscreen on that service; ``--trial`` instead opens it as a first-run user has it (no
+API key: trial mode, the sandbox started by the app itself). It runs a QTimer heartbeat every 5 ms
+on the GUI thread, adds PATH as "check" jobs and prints one JSON line: the heartbeat stalls (gap
+minus interval) per phase, and the GUI process's own peak RSS (VmHWM) and CPU time.
 
 * ``hash``: one big file; phase ``hashing`` lasts until no row is queued or hashing.
 * ``many``: a folder; phase ``queued`` lasts until every file has its row, then ``results`` until
@@ -32,7 +34,49 @@ def _stall_stats(gaps: list[float]) -> dict:
     return {"ticks": len(stalls), "max": stalls[-1], "p99": p99}
 
 
-def probe(scenario: str, target: str, expected: int, base_url: str, timeout: float) -> dict:
+def own_peak_rss_kib() -> int | None:
+    """This process's own peak RSS (Linux VmHWM; children not included), or None elsewhere."""
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _start_services(dirs, settings, secrets, base_url: str | None):
+    """The window's services as this checkout builds them (the engine in a child process; or, in
+    older trees, in the window's own process: through session.py, or gui/services.py before it)."""
+    try:
+        from integritas_gui.session import Overrides, open_window_session, overrides_from_env
+    except ImportError:
+        pass
+    else:
+        return open_window_session(dirs, settings, secrets, overrides=overrides_from_env().merged(
+            Overrides(settings={"base_url": base_url} if base_url else {})), settings_path=dirs.settings_file)
+    try:
+        from integritas_gui.gui.window_services import start_window_services
+    except ImportError:
+        pass
+    else:
+        return start_window_services(dirs, settings, secrets, base_url=base_url,
+                                     settings_path=dirs.settings_file)
+    try:
+        from integritas_gui.session import Overrides, open_session
+    except ImportError:
+        from integritas_gui.gui.services import start_services
+
+        return start_services(dirs, settings, secrets, base_url=base_url,
+                              settings_path=dirs.settings_file)
+    return open_session(dirs, settings, secrets, overrides=Overrides(
+        settings={"base_url": base_url} if base_url else {}), settings_path=dirs.settings_file,
+        background_priority=True)
+
+
+def probe(scenario: str, target: str, expected: int, base_url: str | None, timeout: float) -> dict:
+    import resource
+
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -41,14 +85,11 @@ def probe(scenario: str, target: str, expected: int, base_url: str, timeout: flo
     from integritas_gui.core.settings import load_settings
     from integritas_gui.gui.app import create_application
     from integritas_gui.gui.main_window import MainWindow
-    from integritas_gui.session import Overrides, open_session, overrides_from_env
 
     dirs = app_dirs().create()
     app = QApplication.instance() or create_application([sys.argv[0]])
     settings = load_settings(dirs.settings_file)
-    overrides = overrides_from_env().merged(Overrides(settings={"base_url": base_url} if base_url else {}))
-    services = open_session(dirs, settings, SecretStore(dirs.config), overrides=overrides,
-                            settings_path=dirs.settings_file, background_priority=True)
+    services = _start_services(dirs, settings, SecretStore(dirs.config), base_url)
     window = MainWindow(services)
     window.show()
     model = window.model
@@ -103,17 +144,32 @@ def probe(scenario: str, target: str, expected: int, base_url: str, timeout: flo
         "rows": len(rows),
         "states": {s: sum(1 for r in rows if r.state == s) for s in {r.state for r in rows}},
         "phases": {name: _stall_stats(gaps) for name, gaps in phases.items()},
+        "trial": bool(getattr(services, "trial", False)),
+        "gui_peak_rss_kib": own_peak_rss_kib(),
     }
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["gui_cpu_s"] = usage.ru_utime + usage.ru_stime
     window.shutdown()
     return result
 
 
-def run_probe(scenario: str, target, expected: int, sandbox: c.SandboxProcess, data_dir,
+PYTHON_ENV = "BENCH_GUI_PYTHON"  # another checkout's interpreter (its venv) measures that checkout
+
+
+def run_probe(scenario: str, target, expected: int, sandbox: c.SandboxProcess | None, data_dir,
               timeout: float = 300) -> tuple[dict | None, c.Measured]:
-    """Run the probe in its own process; (its JSON result or None, its Measured incl. peak RSS)."""
-    env = c.cli_env(data_dir, QT_QPA_PLATFORM="offscreen", INTEGRITAS_API_KEY=sandbox.api_key)
-    cmd = [sys.executable, os.path.abspath(__file__), scenario, str(target), "--expected", str(expected),
-           "--base-url", sandbox.base_url, "--timeout", str(timeout)]
+    """Run the probe in its own process; (its JSON result or None, its Measured). ``sandbox``
+    None: trial mode, as a first-run user has it (the app starts its own sandbox)."""
+    if sandbox is None:  # no API key anywhere: not in the environment, not in a keyring
+        env = c.cli_env(data_dir, QT_QPA_PLATFORM="offscreen",
+                        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+        service = ["--trial"]
+    else:
+        env = c.cli_env(data_dir, QT_QPA_PLATFORM="offscreen", INTEGRITAS_API_KEY=sandbox.api_key)
+        service = ["--base-url", sandbox.base_url]
+    python = os.environ.get(PYTHON_ENV) or sys.executable
+    cmd = [python, os.path.abspath(__file__), scenario, str(target), "--expected", str(expected),
+           *service, "--timeout", str(timeout)]
     measured = c.run_measured(cmd, env=env, capture=True, timeout=timeout + 60)
     lines = [line for line in measured.stdout.decode(errors="replace").splitlines() if line.startswith("{")]
     return (json.loads(lines[-1]) if lines else None), measured
@@ -126,7 +182,9 @@ def main() -> int:
     parser.add_argument("scenario", choices=("hash", "many"))
     parser.add_argument("target")
     parser.add_argument("--expected", type=int, default=1)
-    parser.add_argument("--base-url", required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--base-url")
+    where.add_argument("--trial", action="store_true", help="no API key: the app's own sandbox")
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
     result = probe(args.scenario, args.target, args.expected, args.base_url, args.timeout)

@@ -1,6 +1,7 @@
 """Peak memory (RSS) hashing an 8 GiB sparse file: the CLI (`integritas hash`, target < 100 MB)
-and the GUI process (target < 250 MB). Peak RSS comes from ``wait4`` on the child alone, started
-through a small launcher so it does not inherit this process's high-water mark (common.py). The
+and the GUI process (target < 250 MB). Peak RSS comes from ``wait4`` on the child (the CLI, started
+through a small launcher so it does not inherit this process's high-water mark, common.py), and for
+the GUI from the window's own VmHWM (its engine and sandbox processes are not counted). The
 reference is the same interpreter's floor (`integritas --version`: Python plus the CLI module).
 """
 
@@ -37,8 +38,10 @@ def gui_rss(folder, sparse, size: int) -> c.Row:
         why = "timed out" if result else f"exit {measured.returncode}: {measured.stderr_tail[-120:]!r}"
         return c.Row(FIGURES[1], f"{c.fmt_mb(measured.max_rss_kib)} peak, but the GUI did not finish ({why})",
                      "-", "-", "< 250 MB", c.ERROR)
-    return c.Row(FIGURES[1], f"{c.fmt_mb(measured.max_rss_kib)} ({_size(size)} in {c.fmt_s(result['seconds'])})",
-                 "-", "-", "< 250 MB", c.verdict(measured.max_rss_kib * 1024 < 250e6))
+    peak = result.get("gui_peak_rss_kib") or measured.max_rss_kib  # VmHWM: the window's process alone
+    return c.Row(FIGURES[1], f"{c.fmt_mb(peak)} ({_size(size)} in {c.fmt_s(result['seconds'])})",
+                 f"{c.fmt_mb(measured.max_rss_kib)} with its child processes", "-", "< 250 MB",
+                 c.verdict(peak * 1024 < 250e6))
 
 
 def _size(size: int) -> str:

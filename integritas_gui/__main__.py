@@ -1,5 +1,9 @@
-"""GUI start-up: folders, logging, crash handler, QApplication, core services, main window.
+"""GUI start-up: folders, logging, crash handler, QApplication, the sandbox and engine processes,
+main window.
 
+The same program runs the window's helper processes: ``--engine`` (the engine, speaking JSON
+lines on stdin/stdout, see integritas_gui.engine_process) and ``--sandbox-service`` (the trial
+sandbox, arguments as ``integritas-sandbox``). Frozen builds start them from ``sys.executable``.
 ``--version`` answers without importing Qt, so packaging checks stay fast.
 """
 
@@ -41,6 +45,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    opened = open_window(args)
+    if isinstance(opened, int):  # refused, the reason printed
+        return opened
+    app, window = opened
+    if args.smoke_test:
+        return _smoke_test(app, window)
+
+    window.offer_first_run()
+    window.resume_unfinished()
+    code = app.exec()
+    window.shutdown()
+    return code
+
+
+def open_window(args: argparse.Namespace):
+    """Everything up to the shown main window, with the files of the command line added (with
+    the drop action of the settings). Returns (application, window), or the exit code when the
+    environment is refused (the reason printed in one line)."""
     from integritas_gui.core.errors import BadInput
     from integritas_gui.core.logsetup import setup_logging
     from integritas_gui.core.paths import DATA_DIR_ENV, app_dirs
@@ -62,8 +84,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
     settings = load_settings(dirs.settings_file)
     secrets = SecretStore(dirs.config)
-    _skip_unused_optional_imports()
-    # The core services (history, sandbox, HTTPS client) start on a thread while Qt loads and the
+    # The sandbox process starts (and the history opens) on a thread while Qt loads and the
     # application object is built: start-up waits for the slower of the two, not for both.
     services_ready = _start_in_background(
         lambda: _start_core(dirs, settings, secrets, overrides))
@@ -86,41 +107,18 @@ def run_gui(args: argparse.Namespace) -> int:
     window = MainWindow(services, log_path=log_path, force_sandbox=args.sandbox)
     window.showMinimized() if args.background else window.show()
     if args.files:
-        window.add_paths(args.files)
+        window.add_paths([os.path.abspath(path) for path in args.files])
     for kind in ("stamp", "verify"):
         if getattr(args, kind):
-            window.add_paths(getattr(args, kind), kind)
-
-    if args.smoke_test:
-        return _smoke_test(app, window)
-
-    window.offer_first_run()
-    window.resume_unfinished()
-    code = app.exec()
-    window.shutdown()
-    return code
-
-
-# Optional imports of our dependencies that this process never uses: httpcore imports trio (for
-# trio-based async clients) and httpx its command-line tool (click, rich, pygments) when they are
-# installed; together ~0.4-0.9 s of start-up on the machines we measured.
-UNUSED_OPTIONAL_MODULES = ("trio", "httpx._main")
-
-
-def _skip_unused_optional_imports() -> None:
-    for name in UNUSED_OPTIONAL_MODULES:
-        if name not in sys.modules:
-            sys.modules[name] = None  # "import name" raises ImportError: the library's fallback
+            window.add_paths([os.path.abspath(path) for path in getattr(args, kind)], kind)
+    return app, window
 
 
 def _start_core(dirs, settings, secrets, overrides):
-    # Worker-side modules are imported here, before Qt: once PySide6 is loaded its import hook runs
-    # for every later import, and a worker importing lazily mid-batch would hold the GIL for it.
-    from integritas_gui.core import hashing, job_receipts, walk  # noqa: F401
-    from integritas_gui.session import open_session
+    from integritas_gui.session import open_window_session
 
-    return open_session(dirs, settings, secrets, overrides=overrides,
-                        settings_path=dirs.settings_file, background_priority=True)
+    return open_window_session(dirs, settings, secrets, overrides=overrides,
+                               settings_path=dirs.settings_file)
 
 
 def _start_in_background(func):
@@ -180,6 +178,15 @@ def _smoke_test(app, window) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--engine"]:
+        from integritas_gui.engine_process import main as engine_main
+
+        return engine_main(argv[1:])
+    if argv[:1] == ["--sandbox-service"]:
+        from integritas_gui.sandbox_process import serve_sandbox
+
+        return serve_sandbox(argv[1:])
     args = parse_args(argv)
     return run_gui(args)
 

@@ -37,14 +37,14 @@ def main() -> int:
     from integritas_gui.core.settings import Settings
     from integritas_gui.gui.app import create_application
     from integritas_gui.gui.main_window import MainWindow
-    from integritas_gui.session import Overrides, open_session, overrides_from_env
+    from integritas_gui.session import Overrides, open_window_session, overrides_from_env
 
     app = create_application([sys.argv[0]])
     dirs = app_dirs().create()
     settings = Settings(first_run_done=True, hash_workers=2, stamp_with="node", node_confirmations=3)
-    services = open_session(dirs, settings, SecretStore(dirs.config),
-                            overrides=overrides_from_env().merged(Overrides(force_sandbox=True)),
-                            settings_path=dirs.settings_file, background_priority=True)
+    services = open_window_session(dirs, settings, SecretStore(dirs.config),
+                                   overrides=overrides_from_env().merged(Overrides(force_sandbox=True)),
+                                   settings_path=dirs.settings_file)
     window = MainWindow(services, force_sandbox=True)
     window.resize(1400, 860)
     window.show()

@@ -42,15 +42,15 @@ def main() -> int:
     from integritas_gui.core.settings import Settings
     from integritas_gui.gui.app import create_application
     from integritas_gui.gui.main_window import MainWindow
-    from integritas_gui.session import Overrides, open_session, overrides_from_env
     from integritas_gui.gui.theme import dark_palette
+    from integritas_gui.session import Overrides, open_window_session, overrides_from_env
 
     app = create_application([sys.argv[0]])
     dirs = app_dirs().create()
     settings = Settings(first_run_done=True, hash_workers=2)
-    services = open_session(dirs, settings, SecretStore(dirs.config),
-                            overrides=overrides_from_env().merged(Overrides(force_sandbox=True)),
-                            settings_path=dirs.settings_file, background_priority=True)
+    services = open_window_session(dirs, settings, SecretStore(dirs.config),
+                                   overrides=overrides_from_env().merged(Overrides(force_sandbox=True)),
+                                   settings_path=dirs.settings_file)
     window = MainWindow(services, force_sandbox=True)
     window.resize(*SIZE)
     window.show()
@@ -151,7 +151,7 @@ def main() -> int:
     # Errors sit next to their file: a file that vanished, and the service going away.
     gone = files / "Draft (deleted).txt"
     window.add_paths([gone], "verify")
-    services.sandbox.stop()
+    services.sandbox.close()
     window.add_paths([invoice], "verify")
     wait_until(lambda: rows(path=str(invoice), kind="verify", state="failed"), timeout=120,
                what="service error")

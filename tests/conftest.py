@@ -40,13 +40,14 @@ def sandbox_client(sandbox):
 
 @pytest.fixture
 def make_window(qtbot, monkeypatch):
-    """Build a MainWindow on fresh services. Trial mode by default (the in-process sandbox with
-    0.2 s blocks); pass ``base_url=`` (and set INTEGRITAS_API_KEY) to talk to another service."""
+    """Build a MainWindow on fresh services (its engine in a child process). Trial mode by default
+    (the sandbox in a process of its own, 0.2 s blocks); pass ``base_url=`` (and set
+    INTEGRITAS_API_KEY) to talk to another service."""
     from integritas_gui.core.paths import app_dirs
     from integritas_gui.core.secrets import SecretStore
     from integritas_gui.core.settings import Settings
     from integritas_gui.gui.main_window import MainWindow
-    from integritas_gui.session import Overrides, open_session, overrides_from_env
+    from integritas_gui.session import Overrides, open_window_session, overrides_from_env
 
     monkeypatch.setenv("INTEGRITAS_SANDBOX_BLOCK_TIME", "0.2")
     windows = []
@@ -64,8 +65,8 @@ def make_window(qtbot, monkeypatch):
         overrides = overrides_from_env().merged(Overrides(
             settings={"base_url": base_url} if base_url else {}, force_sandbox=force_sandbox,
             client_options=options))
-        services = open_session(dirs, settings, secrets, overrides=overrides,
-                                settings_path=dirs.settings_file, background_priority=True)
+        services = open_window_session(dirs, settings, secrets, overrides=overrides,
+                                       settings_path=dirs.settings_file)
         window = MainWindow(services, force_sandbox=force_sandbox)
         qtbot.addWidget(window)
         window.show()

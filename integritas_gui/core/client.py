@@ -29,7 +29,6 @@ import httpx
 from integritas_gui import __version__
 from integritas_gui.core import hexhash
 from integritas_gui.core.display import iso_utc
-from integritas_gui.core.direct_http import AnswerTooLarge, DirectJsonPool, DirectReply, check_declared_length
 from integritas_gui.core.errors import BadInput, IntegritasError
 from integritas_gui.core.retry import (
     MAX_HONOURED_WAIT,
@@ -497,6 +496,16 @@ class _TransientReportError(ServiceError):
     """A report download failure worth another attempt (busy server, broken connection)."""
 
 
+class AnswerTooLarge(Exception):
+    """The answer's body is (or says it is) larger than the caller accepts."""
+
+
+def check_declared_length(headers, max_bytes: int) -> None:
+    declared = headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+        raise AnswerTooLarge()
+
+
 def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     check_declared_length(response.headers, max_bytes)
     body = bytearray()
@@ -560,18 +569,13 @@ class IntegritasClient:
                 # Without a proxy setting, the sandbox on this machine is never sent through a proxy;
                 # the real service honours HTTP(S)_PROXY / NO_PROXY from the environment.
                 trust_env=not self._loopback,
+                # Certificates: what the environment trusts (SSL_CERT_FILE / SSL_CERT_DIR), also on loopback.
+                verify=httpx.create_ssl_context(trust_env=True),
                 follow_redirects=False,
             )
         except (httpx.InvalidURL, TypeError, ValueError):
             raise BadInput("The proxy address must look like http://proxy.example:8080. "
                            "Check it in Settings.") from None
-        # The JSON POSTs skip httpx's per-request overhead when httpx would connect directly anyway.
-        self._direct: DirectJsonPool | None = None
-        self._target_prefix = url.path.rstrip("/")
-        if transport is None and self._http._transport_for_url(url) is self._http._transport:
-            self._direct = DirectJsonPool(
-                url, connect_timeout=CONNECT_TIMEOUT, max_idle=self.concurrency,
-                ssl_context=httpx.create_ssl_context(trust_env=True) if url.scheme == "https" else None)
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"
@@ -588,8 +592,6 @@ class IntegritasClient:
         return self._api_key is not None
 
     def close(self) -> None:
-        if self._direct is not None:
-            self._direct.close()
         self._http.close()
 
     def __enter__(self) -> IntegritasClient:
@@ -652,7 +654,6 @@ class IntegritasClient:
         """
         url = self.base_url + path
         request_timeout = self._verify_timeout if slow else self._default_timeout
-        read_timeout = self.verify_timeout if slow else self.timeout
         payload = json.dumps(body).encode()
         request_id = str(uuid.uuid4())
         last_error: ServiceError | None = None
@@ -662,15 +663,9 @@ class IntegritasClient:
                 self._sleep(wait)
             request_headers = self._headers(headers, request_id)
             try:
-                with self._slots:
-                    if self._direct is not None:
-                        response = self._direct.post(self._target_prefix + path, payload,
-                                                     request_headers, read_timeout, MAX_ANSWER_BYTES)
-                    else:
-                        with self._http.stream("POST", url, content=payload, headers=request_headers,
-                                               timeout=request_timeout) as streamed:
-                            response = DirectReply(streamed.status_code, streamed.headers,
-                                                   _read_capped(streamed, MAX_ANSWER_BYTES))
+                with self._slots, self._http.stream("POST", url, content=payload, headers=request_headers,
+                                                    timeout=request_timeout) as response:
+                    content = _read_capped(response, MAX_ANSWER_BYTES)
             except AnswerTooLarge:
                 raise ServiceError(
                     "malformed",
@@ -697,7 +692,7 @@ class IntegritasClient:
                 status = response.status_code
                 if status not in RETRYABLE_STATUSES:
                     try:
-                        return decode_response(status, response.content, response.headers)
+                        return decode_response(status, content, response.headers)
                     except ServiceError as exc:
                         if once and exc.kind == "malformed" and 200 <= status < 300:
                             raise report_may_exist("its answer could not be read") from None
@@ -705,7 +700,7 @@ class IntegritasClient:
                         exc.args = (exc.message,)
                         raise
                 try:
-                    decode_response(status, response.content, response.headers)
+                    decode_response(status, content, response.headers)
                 except ServiceError as exc:
                     last_error = exc
                 retry_after = last_error.retry_after if last_error else None

@@ -18,7 +18,6 @@ import heapq
 import itertools
 import logging
 import os
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +48,11 @@ class ConfirmPolicy:
     max_interval: float = 60.0
     backoff: float = 1.5
     pending_after: float = 300.0  # past this the stamp is still "pending", with a note; never "failed"
+
+    @property
+    def settled_after(self) -> float:
+        """By then a stamp the service received is normally on chain (Minima: within 3 min)."""
+        return self.first_delay + 3 * self.max_interval
 
     @classmethod
     def for_block_time(cls, block_time: float) -> "ConfirmPolicy":
@@ -88,30 +92,13 @@ class JobUpdate:
         return cls(**values)
 
 
-class _CancelFlag:
-    """A job's cancel request: the ``is_set``/``set`` of ``threading.Event`` without its lock and
-    condition, so a 10,000-file drop holds 10,000 small objects instead of ~80,000 that every
-    full garbage collection (GIL held) has to scan."""
-
-    __slots__ = ("_set",)
-
-    def __init__(self) -> None:
-        self._set = False
-
-    def set(self) -> None:
-        self._set = True
-
-    def is_set(self) -> bool:
-        return self._set
-
-
 @dataclass
 class _Active:
     """What the engine holds for a job it is working on in this session."""
 
     kind: str
     path: str | None
-    cancel: _CancelFlag = field(default_factory=_CancelFlag)
+    cancel: threading.Event = field(default_factory=threading.Event)
     polls: int = 0  # verify answers without a block so far (the backoff of a found stamp)
 
 
@@ -161,23 +148,6 @@ def _recordable(item: Any) -> Any:
             "recorded in the history. Rename the file and try again."))
 
 
-BACKGROUND_NICE_STEP = 10  # how much nicer than the process the workers of a window run
-
-
-def run_in_background() -> None:
-    """Lower the calling thread's CPU priority below the rest of the process, where the OS keeps
-    one per thread (Linux: each thread has its own nice value; elsewhere nothing changes). A window
-    uses it for its workers: with the CPU saturated, the scheduler then favours the GUI thread, which
-    also wins the GIL more often when it wants it (the queued-drop stall, docs/benchmarks.md)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + BACKGROUND_NICE_STEP)
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), target)
-    except OSError:  # not permitted here: run at normal priority
-        log.debug("Could not lower a worker thread's priority", exc_info=True)
-
-
 NO_REPORT_LINK = ("Verified, but the service answered without a report link, so there is no PDF "
                   "report. Ask again with Verify + report later; if no link comes back, check your "
                   "report list on integritas.technology.")
@@ -195,10 +165,7 @@ class Engine:
         reports_dir: str | os.PathLike | None = None,
         write_sidecar_receipts: bool = False,
         segment_size: int | None = None,
-        background_priority: bool = False,
     ):
-        """``background_priority``: the hash and network threads run at a lower CPU priority than
-        the rest of the process (a window's engine; see run_in_background)."""
         self.history = history
         self.client = client
         self.confirm = confirm
@@ -215,13 +182,10 @@ class Engine:
         self._timed: list[tuple[float, int, int, str]] = []  # (due, seq, job_id, action)
         self._seq = itertools.count()
         self._stopping = threading.Event()
-        self._running = threading.Event()  # cleared while held (see hold)
-        self._running.set()
-        self._held_until = 0.0
         workers = network_workers or getattr(client, "concurrency", 8)
-        start = run_in_background if background_priority else None
-        self._hash_pool = ThreadPoolExecutor(max(1, hash_workers), thread_name_prefix="hash", initializer=start)
-        self._net_pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="net", initializer=start)
+        self.hash_workers = max(1, hash_workers)
+        self._hash_pool = ThreadPoolExecutor(self.hash_workers, thread_name_prefix="hash")
+        self._net_pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="net")
         self._timer_wake = threading.Condition(threading.Lock())
         self._timer = threading.Thread(target=self._run_timer, name="scheduler", daemon=True)
         self._timer.start()
@@ -406,6 +370,11 @@ class Engine:
             self._settle(job.id)
             error = report_may_exist("the app stopped before the service answered")
             self._commit(job.id, state="failed", error=error.message, error_kind=error.kind)
+        elif (job.state == "submitting" and job.kind == "stamp"
+              and not getattr(self.client, "journals_sends", False)):
+            # A crash came mid-request: the service may have the stamp. Look before sending again.
+            # (A client that journals its sends finds an interrupted one itself, in stamp().)
+            self._schedule(job.id, "recheck", self.confirm.settled_after)
         elif job.state in ("hashed", "submitting") or (job.state in ("queued", "hashing") and job.sha3_256):
             # "submitting" means a crash came mid-request: the service may or may not have it.
             self._submit(job.id)
@@ -445,38 +414,9 @@ class Engine:
         with self._lock:
             return len(self._active)
 
-    # ---- holding ---------------------------------------------------------------------------------
-    def hold(self, seconds: float) -> None:
-        """Start no new step for up to ``seconds`` (sooner with ``release``); steps already running
-        go on. A window holds its engine while it shows a drop's first rows, so the hash and network
-        threads do not all start competing with the GUI thread for the GIL at that very moment."""
-        with self._lock:
-            self._held_until = max(self._held_until, time.monotonic() + seconds)
-            self._running.clear()
-
-    def release(self) -> None:
-        with self._lock:
-            self._held_until = 0.0
-            self._running.set()
-
-    @property
-    def held(self) -> bool:
-        return not self._running.is_set() and time.monotonic() < self._held_until
-
-    def _wait_while_held(self) -> None:
-        while not self._stopping.is_set():
-            with self._lock:  # a hold renewed meanwhile is not ended by this one running out
-                remaining = self._held_until - time.monotonic()
-                if remaining <= 0:
-                    self._running.set()
-                if self._running.is_set():
-                    return
-            self._running.wait(remaining)
-
     def shutdown(self, wait: bool = True) -> None:
         """Stop all work, leaving interrupted jobs resumable (their committed state is kept)."""
         self._stopping.set()
-        self._running.set()
         with self._lock:
             for active in self._active.values():
                 active.cancel.set()
@@ -501,8 +441,6 @@ class Engine:
                 self._idle.notify_all()
 
     def _guarded(self, job_id: int, step: Callable[[int], None]) -> None:
-        if not self._running.is_set():
-            self._wait_while_held()
         try:
             if not self._stopping.is_set():
                 step(job_id)
@@ -949,6 +887,27 @@ class Engine:
         """The follow-up of a stamp the service found: verify again for its block."""
         self._block_step(job_id, found=True)
 
+    def _recheck_step(self, job_id: int) -> None:
+        """A stamp whose sending was interrupted: confirmed if the service got it, else sent."""
+        from integritas_gui.core.client import ServiceError
+
+        if self._stop_if_cancelled(job_id):
+            return
+        job = self.history.get_job(job_id, with_records=False)
+        try:
+            if self.client.check(job.sha3_256).status == "found":
+                records = self.client.verify(job.sha3_256).records
+                if self._confirm(job, records, submitted_at=utc_now()):
+                    return
+                # Found, its block not listed yet: followed like a stamp the service already had.
+                self._commit(job_id, known=job, state="pending", submitted_at=utc_now(),
+                             error=AWAITING_BLOCK_TEXT, error_kind=AWAITING_BLOCK)
+                self._schedule(job_id, "poll", self.confirm.interval)
+                return
+        except ServiceError as exc:
+            log.info("Could not look up interrupted stamp %s (%s); sending it again", job_id, exc.kind)
+        self._submit_step(job_id)
+
     @staticmethod
     def _seconds_since(stamp: str | None) -> float | None:
         if not stamp:
@@ -958,9 +917,9 @@ class Engine:
 
     # ---- the scheduler thread ------------------------------------------------------------------
     def _schedule(self, job_id: int, action: str, delay: float) -> None:
-        """Run ``action`` after ``delay`` s: "submit" or "poll" a job, or "follow" (a round of the
+        """Run ``action`` after ``delay`` s: "submit", "recheck" or "poll" a job, or "follow" (a round of the
         follow-up keyed ``job_id``, see _follow)."""
-        if action == "submit":  # a send deferred by a rate limit is still work: wait_idle waits for it
+        if action in ("submit", "recheck"):  # a deferred send is still work: wait_idle waits for it
             with self._lock:
                 self._busy += 1
         with self._timer_wake:
@@ -968,7 +927,8 @@ class Engine:
             self._timer_wake.notify()
 
     def _run_timer(self) -> None:
-        steps = {"poll": self._poll_step, "submit": self._submit_step, "follow": self._follow_step}
+        steps = {"poll": self._poll_step, "submit": self._submit_step, "follow": self._follow_step,
+                 "recheck": self._recheck_step}
         while not self._stopping.is_set():
             with self._timer_wake:
                 if not self._timed:
@@ -980,4 +940,4 @@ class Engine:
                     self._timer_wake.wait(min(wait, 1.0))
                     continue
                 heapq.heappop(self._timed)
-            self._run(self._net_pool, job_id, steps[action], counted=action == "submit")
+            self._run(self._net_pool, job_id, steps[action], counted=action in ("submit", "recheck"))

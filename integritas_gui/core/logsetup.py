@@ -36,11 +36,13 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def setup_logging(log_dir: str | os.PathLike, level: int = logging.INFO) -> Path:
-    """Send the app's logs to ``log_dir/integritas.log`` (1 MB x 5, rotating). Returns the path."""
+def setup_logging(log_dir: str | os.PathLike, level: int = logging.INFO, *,
+                  file_name: str = LOG_FILE_NAME) -> Path:
+    """Send the app's logs to ``log_dir/integritas.log`` (1 MB x 5, rotating; another ``file_name``
+    for another process). Returns the path."""
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / LOG_FILE_NAME
+    path = log_dir / file_name
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_integritas", False):

@@ -41,6 +41,7 @@ def as_service_error(exc: NodeError) -> ServiceError:
 
 class NodeStampClient:
     concurrency = 2  # one send at a time (the node mines each); the other worker follows stamps
+    journals_sends = True  # stamp() itself finds a send that was interrupted (the send journal)
 
     def __init__(self, node: MinimaNode, history: History, *, confirmations: int = DEFAULT_CONFIRMATIONS,
                  wallet_password: str | None = None, block_wait: float = 180.0, listing_ttl: float = 1.0):
@@ -263,6 +264,10 @@ class StampRouter:
     @property
     def concurrency(self) -> int:
         return getattr(self.service, "concurrency", 8)
+
+    @property
+    def journals_sends(self) -> bool:
+        return self.stamp_with_node
 
     @property
     def is_loopback(self) -> bool:

@@ -1,7 +1,7 @@
 """The main window: drop files, stamp, follow, verify, see the evidence.
 
-All core work runs off the GUI thread (the engine's own threads, or ``TaskRunner`` for history
-reads and queueing); the window only shows state it receives as batched ``JobUpdate``s.
+The engine runs in a child process (``EngineBridge``); history reads run on ``TaskRunner``'s threads.
+The window only shows state it receives as batched ``JobUpdate``s.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 
 from integritas_gui import APP_NAME, __version__
 from integritas_gui.core.settings import save_settings
-from integritas_gui.gui import BusyCollector, freeze_startup_objects
 from integritas_gui.gui import status_text as st
 from integritas_gui.gui import theme
 from integritas_gui.gui.adapter import EngineBridge, TaskRunner
@@ -40,9 +39,6 @@ log = logging.getLogger(__name__)
 
 KINDS = ("stamp", "verify", "check")
 THROUGHPUT_WINDOW_S = 5.0
-# A drop holds the engine until its first rows are painted (see add_paths), at most this long.
-FIRST_ROWS_HOLD_S = 0.5
-RELEASE_AFTER_ROWS_MS = 30  # the paint of the placed rows comes first
 REPORT_DIR_KEY = "last_report_dir"
 OPEN_DIR_KEY = "last_open_dir"
 
@@ -197,10 +193,9 @@ class MainWindow(QMainWindow):
         self.force_sandbox = force_sandbox
         self.tasks = TaskRunner(self)
         self.model = QueueModel(self)
-        self.bridge = EngineBridge(self)
-        self.bridge.attach(services.engine)
-        self.bridge.updates.connect(self.on_updates)
         self.notifications: list[tuple[str, str]] = []  # (title, text) shown, newest last
+        self.engine_notices: list[tuple[str, str]] = []  # (state, text) of the engine process
+        self.bridge = self._start_engine(services)
         self._rate_samples: deque[tuple[float, int]] = deque()
         self._report_jobs: dict[int, int] = {}  # verification job with report -> job it was asked from
         self._details_job: int | None = None
@@ -226,9 +221,6 @@ class MainWindow(QMainWindow):
         self.model.rowsInserted.connect(self._rows_changed)
         self.model.rowsRemoved.connect(self._rows_changed)
         self.model.modelReset.connect(self._rows_changed)
-        self.model.rows_placed.connect(lambda: self._stop_holding(after_ms=RELEASE_AFTER_ROWS_MS))
-        self._release_after_rows = False
-        self._collector = BusyCollector()
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
         self._ticker.timeout.connect(self._tick)
@@ -236,7 +228,6 @@ class MainWindow(QMainWindow):
         self._refresh_totals()
         self._update_actions()
         self.resize(1400, 860)
-        freeze_startup_objects()
 
     def changeEvent(self, event) -> None:
         # The desktop's light/dark switch reaches every widget as a PaletteChange. (Not an event
@@ -508,49 +499,18 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         kind = kind or self.drop_kind
-        engine = self.services.engine
-        send_details = bool(self.settings.send_file_details)
-
-        self._collector.start()  # a big drop allocates fast: no full collections meanwhile
-        # The drop's first rows are shown before the workers start: drawing the table for the first
-        # time while the walk, two hash and eight network threads all start would stall the window.
-        engine.hold(FIRST_ROWS_HOLD_S)
-        self._release_after_rows = True
-
-        def queue() -> list[int]:
-            return engine.add_files(kind, paths, report=report, send_file_details=send_details)
-
-        def failed(exc: BaseException) -> None:  # the walk failed: no rows to wait for
-            self._stop_holding()
-            self._background_error(exc)
-
-        self.tasks.run(queue, on_done=self._added, on_error=failed)
-
-    def _stop_holding(self, *, after_ms: int = 0) -> None:
-        """End the drop's hold on the engine (once): now, or ``after_ms`` later (the placed rows'
-        paint first)."""
-        if not self._release_after_rows:
-            return
-        self._release_after_rows = False
-        if after_ms:
-            QTimer.singleShot(after_ms, self, self._release_engine)
-        else:
-            self._release_engine()
-
-    def _release_engine(self) -> None:
-        self.services.engine.release()
+        self.bridge.add_files(kind, paths, report=report,
+                              send_file_details=bool(self.settings.send_file_details),
+                              on_done=self._added, on_error=self._background_error)
 
     def _added(self, job_ids: list[int]) -> None:
-        if all(self.model.row_for_job(job_id) is not None for job_id in job_ids):
-            self._stop_holding()  # no new row to wait for: an empty folder, files already queued
         if len(job_ids) > 1:
             self.statusBar().showMessage(self.tr("Added {n} files to the queue.").format(n=len(job_ids)), 3000)
         if not job_ids:
             self.statusBar().showMessage(self.tr("Nothing to add: no files there."), 5000)
 
     def add_hash(self, kind: str, sha3: str, *, report: bool = False) -> None:
-        engine = self.services.engine
-        self.tasks.run(lambda: engine.add_hash(kind, sha3, report=report), on_error=self._background_error)
+        self.bridge.add_hash(kind, sha3, report=report, on_error=self._background_error)
 
     def _background_error(self, exc: BaseException) -> None:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
@@ -666,25 +626,21 @@ class MainWindow(QMainWindow):
     def cancel_selected(self) -> None:
         ids = [r.job_id for r in self.selected_rows() if r.state in st.ACTIVE_STATES]
         if ids:
-            engine = self.services.engine
-            self.tasks.run(lambda: [engine.cancel(i) for i in ids], on_error=self._background_error)
+            self.bridge.cancel(ids, on_error=self._background_error)
 
     def cancel_all(self) -> None:
-        engine = self.services.engine
-        self.tasks.run(engine.cancel_all, on_error=self._background_error)
+        self.bridge.cancel_all(on_error=self._background_error)
 
     def retry_selected(self) -> None:
         ids = [r.job_id for r in self.selected_rows() if r.state in ("failed", "cancelled")]
         if ids:
-            engine = self.services.engine
-            self.tasks.run(lambda: [engine.retry(i) for i in ids], on_error=self._background_error)
+            self.bridge.retry(ids, on_error=self._background_error)
 
     def remove_selected(self) -> None:
         rows = self.selected_rows()
         active = [r.job_id for r in rows if r.state in st.ACTIVE_STATES and r.state != "pending"]
         if active:  # stop the work first; a pending stamp keeps being followed by the engine
-            engine = self.services.engine
-            self.tasks.run(lambda: [engine.cancel(i) for i in active], on_error=self._background_error)
+            self.bridge.cancel(active, on_error=self._background_error)
         self.model.remove_jobs([r.job_id for r in rows])
 
     def clear_finished(self) -> None:
@@ -735,7 +691,7 @@ class MainWindow(QMainWindow):
         self.model.apply_updates(updates)
         shown = self._details_job
         for update in updates:
-            if update.job_id == shown:
+            if update.job_id == shown and not self._progress_only(update):
                 self._reload_details()
             if update.job_id in self._report_jobs and update.state in ("done", "failed"):
                 self._report_finished(update.job_id)
@@ -743,6 +699,13 @@ class MainWindow(QMainWindow):
         self._check_batch_confirmed()
         if self._restart_when_idle and self.model.active_count() == 0:
             self._restart_services()
+
+    def _progress_only(self, update) -> bool:
+        """Hashing progress of the shown job: the once-a-second status tick shows it, no history
+        read needed (it would be ten a second for as long as a big file hashes)."""
+        details = self.detail_panel.details
+        return (update.state == "hashing" and details is not None and details.job_id == update.job_id
+                and details.state == "hashing")
 
     def _rows_changed(self, *args) -> None:
         empty = self.model.rowCount() == 0
@@ -771,7 +734,6 @@ class MainWindow(QMainWindow):
             self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
 
     def _tick(self) -> None:
-        self._collector.tick(self.model.active_count() > 0)
         self.model.tick_pending()
         self._refresh_totals()
         details = self.detail_panel.details
@@ -886,22 +848,21 @@ class MainWindow(QMainWindow):
         details = self.detail_panel.details
         path = row.path if row else (details.path if details else None)
         sha3 = row.sha3_256 if row else (details.sha3_256 if details else None)
-        engine = self.services.engine
-        send_details = bool(self.settings.send_file_details)
         self.statusBar().showMessage(self.tr("Asking Integritas for its PDF report\u2026"), 5000)
 
-        def ask() -> list[int]:
-            if path:
-                return engine.add_files("verify", [path], report=True, send_file_details=send_details)
-            return [engine.add_hash("verify", sha3, report=True)]
-
-        def asked(ids: list[int]) -> None:
+        def asked(ids) -> None:
+            ids = ids if isinstance(ids, list) else [ids]
             for new_id in ids:
                 self._report_jobs[new_id] = job_id
             if ids:
                 QTimer.singleShot(150, self, lambda: self.select_job(ids[0]))  # not after close
 
-        self.tasks.run(ask, on_done=asked, on_error=self._background_error)
+        if path:
+            self.bridge.add_files("verify", [path], report=True,
+                                  send_file_details=bool(self.settings.send_file_details),
+                                  on_done=asked, on_error=self._background_error)
+        else:
+            self.bridge.add_hash("verify", sha3, report=True, on_done=asked, on_error=self._background_error)
 
     def _report_finished(self, job_id: int) -> None:
         self._report_jobs.pop(job_id, None)
@@ -940,10 +901,8 @@ class MainWindow(QMainWindow):
             return None
         self._remember_dir(REPORT_DIR_KEY, os.path.dirname(dest))
         if details is not None and details.report_path == report_path:
-            job_id = details.job_id
-            history = self.services.history
-            self.tasks.run(lambda: history.update(job_id, report_path=dest),
-                           on_done=lambda _: self._reload_details(), on_error=self._background_error)
+            self.bridge.set_report_path(details.job_id, dest, on_done=lambda _: self._reload_details(),
+                                        on_error=self._background_error)
         self.statusBar().showMessage(self.tr("Report saved to {path}").format(path=dest), 8000)
         return dest
 
@@ -1041,34 +1000,54 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr(
                 "The new service settings apply once the files in the queue are finished."), 10000)
 
-    def _restart_services(self) -> None:
+    def _restart_services(self, *, force_sandbox: bool = False) -> None:
         """Stop the engine (and sandbox), start them again with the current settings."""
         from dataclasses import replace
 
-        from integritas_gui.session import open_session
+        from integritas_gui.session import open_window_session
 
         self._restart_when_idle = False
         old = self.services
-        self.bridge.stop()
         old.shutdown()
         try:
-            self.services = open_session(old.dirs, self.settings, old.secrets, overrides=old.overrides,
-                                         settings_path=old.settings_path, background_priority=True)
+            # --sandbox, or the sandbox meanwhile (until the service settings work)
+            overrides = replace(old.overrides, force_sandbox=self.force_sandbox or force_sandbox)
+            self.services = open_window_session(old.dirs, self.settings, old.secrets, overrides=overrides,
+                                                settings_path=old.settings_path)
         except Exception as exc:
             log.exception("Could not restart the services")
             self.statusBar().showMessage(self.tr("Could not connect with the new settings: {error}").format(
                 error=getattr(exc, "message", None) or exc), 15000)
-            self.services = open_session(old.dirs, self.settings, old.secrets,
-                                         overrides=replace(old.overrides, force_sandbox=True),
-                                         settings_path=old.settings_path, background_priority=True)
-        self.bridge = EngineBridge(self)
-        self.bridge.attach(self.services.engine)
-        self.bridge.updates.connect(self.on_updates)
+            self.services = open_window_session(old.dirs, self.settings, old.secrets,
+                                                overrides=replace(old.overrides, force_sandbox=True),
+                                                settings_path=old.settings_path)
+        self.bridge = self._start_engine(self.services)
         self._apply_trial_state()
         self.services_changed.emit()
-        self.statusBar().showMessage(
-            self.tr("Now using the sandbox.") if self.services.trial else
-            self.tr("Now using {url}.").format(url=self.services.base_url), 8000)
+        if not force_sandbox:  # else the message saying why stays
+            self.statusBar().showMessage(
+                self.tr("Now using the sandbox.") if self.services.trial else
+                self.tr("Now using {url}.").format(url=self.services.base_url), 8000)
+
+    def _start_engine(self, services) -> EngineBridge:
+        """Start the engine process for ``services``; it lives in ``services.engine``."""
+        bridge = EngineBridge(services.engine_config, self)
+        bridge.updates.connect(self.on_updates)
+        bridge.state_changed.connect(self._engine_state_changed)
+        services.engine = bridge
+        return bridge
+
+    def _engine_state_changed(self, state: str, text: str) -> None:
+        bridge = self.bridge
+        if state == "failed" and bridge.fatal and not bridge.ever_ready and not self.services.trial:
+            # The service settings do not work (an address the client refuses): the sandbox meanwhile.
+            text = self.tr("Could not connect with the new settings: {error} Using the sandbox until "
+                           "the service is corrected in Settings.").format(error=bridge.fatal)
+            QTimer.singleShot(0, self, lambda: self._restart_services(force_sandbox=True))
+        if text:
+            log.info("Engine %s: %s", state, text)
+            self.engine_notices.append((state, text))
+            self.statusBar().showMessage(text, 0 if state != "ready" else 15000)
 
     def show_history(self) -> None:
         from integritas_gui.gui.history_view import HistoryView
@@ -1092,16 +1071,8 @@ class MainWindow(QMainWindow):
 
     # ---- start and stop ------------------------------------------------------------------------
     def resume_unfinished(self) -> None:
-        engine, history = self.services.engine, self.services.history
-
-        def resume():
-            from integritas_gui.core.engine import JobUpdate
-
-            ids = engine.resume_unfinished()
-            return [JobUpdate.of(job) for job in history.jobs(ids)]
-
-        self.tasks.run(resume, on_done=lambda updates: updates and self.on_updates(updates),
-                       on_error=self._background_error)
+        """What the last session left unfinished goes on (its rows come back as updates)."""
+        self.bridge.resume(on_error=self._background_error)
 
     def closeEvent(self, event) -> None:
         self._closing = True
@@ -1110,9 +1081,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop timers and background work; quitting leaves unfinished jobs to resume next time."""
         self._ticker.stop()
-        self._collector.stop()
-        self.bridge.stop()
-        self.tasks.wait(10000)
+        self.tasks.close(10000)
         if self.tray is not None:
             self.tray.hide()
         self.services.shutdown()

@@ -91,7 +91,6 @@ def test_the_real_service_goes_through_the_proxy_from_the_environment(clean_prox
         with IntegritasClient("https://integritas.example/core", "secret-key-987",
                               max_retries=0) as client:
             assert client._http._trust_env is True
-            assert client._direct is None  # the JSON POSTs go through httpx and its proxy
             with pytest.raises(ServiceError) as caught:
                 client.check(new_hash())
         assert caught.value.kind == "network"
@@ -108,7 +107,7 @@ def test_the_sandbox_on_this_machine_is_never_proxied(clean_proxy_env, sandbox):
         clean_proxy_env.setenv("HTTP_PROXY", proxy.url)
         clean_proxy_env.setenv("ALL_PROXY", proxy.url)
         with fast_client(sandbox.base_url, sandbox.api_key) as client:
-            assert client._http._trust_env is False and client._direct is not None
+            assert client._http._trust_env is False
             assert client.check(new_hash()).status == "not_found"
         assert proxy.received == [] and stats(sandbox)["checks"] == 1
     finally:
@@ -176,7 +175,6 @@ def test_one_connection_pool_is_reused_across_requests(sandbox):
     with fast_client(sandbox.base_url, sandbox.api_key) as client:
         for _ in range(6):
             client.check(new_hash())
-        assert client._direct.idle_connections == 1
     counters = stats(sandbox)
     assert counters["requests"] == 6
     assert counters["connections"] == 2  # one for the six requests, one for this stats request
@@ -187,9 +185,9 @@ def test_concurrent_requests_are_capped_at_the_client_concurrency(make_client, s
     in_flight = []
     lock = threading.Lock()
     current = 0
-    original = client._direct.post
+    original = client._http.send
 
-    def counting_post(*args, **kwargs):
+    def counting_send(*args, **kwargs):
         nonlocal current
         with lock:
             current += 1
@@ -200,7 +198,7 @@ def test_concurrent_requests_are_capped_at_the_client_concurrency(make_client, s
             with lock:
                 current -= 1
 
-    client._direct.post = counting_post
+    client._http.send = counting_send
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(client.check, [new_hash() for _ in range(6)]))
     assert all(r.status == "not_found" for r in results)

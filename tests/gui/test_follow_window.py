@@ -15,7 +15,6 @@ WAIT_MS = 20_000
 def window_with(make_window, monkeypatch, sandbox, **headers):
     monkeypatch.setenv("INTEGRITAS_API_KEY", sandbox.api_key)
     window = make_window(base_url=sandbox.base_url, client_options={"extra_headers": headers})
-    window.services.engine.confirm = ConfirmPolicy.for_block_time(TEST_BLOCK_TIME)
     return window
 
 
@@ -26,6 +25,9 @@ def cell(window, job_id, column):
 def stamp_one(qtbot, make_window, monkeypatch, sandbox, tmp_path, headers, states):
     """A window whose requests carry ``headers``; one file stamped; (window, its row once in ``states``)."""
     window = window_with(make_window, monkeypatch, sandbox, **headers)
+    # the engine process follows stamps at the test sandbox's pace (INTEGRITAS_SANDBOX_BLOCK_TIME)
+    qtbot.waitUntil(lambda: window.bridge.state == "ready", timeout=WAIT_MS)
+    assert window.bridge.ready_info["block_time"] == TEST_BLOCK_TIME
     path = tmp_path / "deed.txt"
     path.write_bytes(tmp_path.name.encode() * 500)
     window.add_paths([path], "stamp")

@@ -3,6 +3,7 @@ node", the three verification levels in the detail panel, and the node settings.
 
 from __future__ import annotations
 
+from integritas_gui.core.node_evidence import journal_entry
 from integritas_gui.core.paths import app_dirs
 from integritas_gui.core.secrets import NodePasswordStore, SecretStore
 from integritas_gui.core.settings import Settings, load_settings
@@ -15,14 +16,21 @@ def levels_of(panel) -> dict:
     return {level.name: level for level in panel.levels_box.levels}
 
 
+def sent_by_node(window, job_id: int) -> bool:
+    """The engine process's journal of node sends (the simulated node runs in the sandbox process):
+    this stamp was sent from the window's simulated node."""
+    entry = journal_entry(window.services.history, job_id)
+    assert entry is None or entry["node_url"] == window.services.sandbox.node_url
+    return entry is not None and entry["state"] == "sent"
+
+
 def test_stamp_with_my_node_in_trial_mode_shows_the_three_levels(qtbot, make_window, tmp_path, monkeypatch):
     monkeypatch.setenv("INTEGRITAS_SANDBOX_NODE_SEND_TIME", "0")
     window = make_window(stamp_with="node", node_confirmations=2)
-    node = window.services.node
-    assert node is not None
+    assert window.services.sandbox.node_url is not None
     path = make_file(tmp_path, "minutes.pdf")
     row = stamp_and_confirm(qtbot, window, path)
-    assert node.sends == 1
+    assert sent_by_node(window, row.job_id)
     panel = show_details(qtbot, window, row.job_id, "confirmed")
     assert panel.levels_box.isVisible()
     levels = levels_of(panel)
@@ -43,7 +51,7 @@ def test_a_file_stamped_through_the_service_is_verified_on_the_node_too(qtbot, m
     window = make_window()
     path = make_file(tmp_path, "plain.pdf")
     row = stamp_and_confirm(qtbot, window, path)
-    assert window.services.node.sends == 0  # stamped by the (simulated) service
+    assert not sent_by_node(window, row.job_id)  # stamped by the (simulated) service
     levels = levels_of(show_details(qtbot, window, row.job_id, "confirmed"))
     assert levels["service"].status == "pass" and levels["node"].status == "not_checked"
     window.add_paths([path], "verify")
@@ -94,9 +102,9 @@ def test_the_stamp_with_choice_in_the_window_switches_to_the_node(qtbot, make_wi
     combo = window.stamp_with_combo
     assert combo.currentData() == "service"
     combo.setCurrentIndex(combo.findData("node"))
-    qtbot.waitUntil(lambda: window.services.node is not None and hasattr(window.services.client, "node"),
-                    timeout=10_000)
+    qtbot.waitUntil(lambda: window.bridge.ready_info.get("stamp_with_node") is True, timeout=10_000)
+    assert window.bridge.ready_info["node_url"] == window.services.sandbox.node_url
     assert load_settings(window.services.settings_path).stamp_with == "node"
     path = make_file(tmp_path, "switched.pdf")
-    stamp_and_confirm(qtbot, window, path)
-    assert window.services.node.sends == 1
+    row = stamp_and_confirm(qtbot, window, path)
+    assert sent_by_node(window, row.job_id)

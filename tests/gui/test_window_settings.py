@@ -19,7 +19,7 @@ from integritas_gui.core.secrets import SecretStore
 from integritas_gui.core.settings import load_settings
 from integritas_gui.gui.first_run import FirstRunDialog
 from integritas_gui.gui.main_window import MainWindow
-from integritas_gui.session import open_session, overrides_from_env
+from integritas_gui.session import open_session, open_window_session, overrides_from_env
 from tests.forward_proxy import ForwardProxy
 from tests.reliability.fault_proxy import FaultProxy
 
@@ -122,9 +122,10 @@ def test_request_timeout_setting_gives_up_on_a_slow_answer(qtbot, make_window, s
         proxy.stop()
 
 
-def test_hash_workers_setting_sizes_the_engine_for_window_and_cli(make_window, monkeypatch):
+def test_hash_workers_setting_sizes_the_engine_for_window_and_cli(qtbot, make_window, monkeypatch):
     window = make_window(hash_workers=3)
-    assert window.services.engine._hash_pool._max_workers == 3
+    qtbot.waitUntil(lambda: window.bridge.state == "ready", timeout=WAIT_MS)
+    assert window.bridge.ready_info["hash_workers"] == 3  # as the engine process built it
     dirs = app_dirs().create()
     settings = load_settings(dirs.settings_file)
     settings.hash_workers = 1
@@ -156,7 +157,7 @@ def test_service_set_with_the_cli_skips_the_first_run_screen(qtbot, data_dir, co
         assert cli("config", "set", "service", "sandbox", data_dir=data_dir).returncode == 0
     dirs = app_dirs().create()
     settings = load_settings(dirs.settings_file)
-    session = open_session(dirs, settings, SecretStore(dirs.config), settings_path=dirs.settings_file)
+    session = open_window_session(dirs, settings, SecretStore(dirs.config), settings_path=dirs.settings_file)
     window = MainWindow(session)
     qtbot.addWidget(window)
     window.show()

@@ -73,6 +73,40 @@ def reads(monkeypatch):
     return seen
 
 
+ENGINE_READS_SPY = """\
+import os
+
+if os.environ.get("INTEGRITAS_TEST_READS_LOG"):
+    from integritas_gui.core import hashing
+
+    _real = hashing.hash_file
+
+    def _spy(path, *args, **kwargs):
+        with open(os.environ["INTEGRITAS_TEST_READS_LOG"], "a", encoding="utf-8") as log:
+            log.write(str(path) + "\\n")
+        return _real(path, *args, **kwargs)
+
+    hashing.hash_file = _spy
+"""
+
+
+@pytest.fixture
+def engine_reads(tmp_path, monkeypatch):
+    """Paths the window's engine process read to hash them: the ``reads`` spy, installed in the
+    child processes this test starts (a ``sitecustomize`` on their PYTHONPATH). Call it for the
+    paths read so far."""
+    import os
+
+    spy_dir = tmp_path / "engine-reads-spy"
+    spy_dir.mkdir()
+    (spy_dir / "sitecustomize.py").write_text(ENGINE_READS_SPY, encoding="utf-8")
+    log = tmp_path / "engine-reads.log"
+    log.touch()
+    monkeypatch.setenv("INTEGRITAS_TEST_READS_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(spy_dir), os.environ.get("PYTHONPATH")])))
+    return lambda: log.read_text(encoding="utf-8").splitlines()
+
+
 @pytest.fixture
 def window_for(make_window, monkeypatch):
     """The real main window on a given service and key, with test-sized client timing."""

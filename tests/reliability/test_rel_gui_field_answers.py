@@ -54,17 +54,17 @@ def test_window_report_that_timed_out_is_asked_once_and_explained(qtbot, window_
 
 
 def test_window_report_for_an_unchanged_file_does_not_read_it_again(qtbot, window_for, sandbox, tmp_path,
-                                                                     reads):
+                                                                     engine_reads):
     [path] = make_files(tmp_path / "in", 1, prefix="report-me")
     window = window_for(sandbox.base_url, sandbox.api_key)
     window.add_paths([path], "stamp")
     stamped = settled(qtbot, window, path, {"confirmed"}, kind="stamp")
-    assert reads == [str(path)]
+    assert engine_reads() == [str(path)]
     panel = show_details(qtbot, window, stamped.job_id, "confirmed")
     with qtbot.waitSignal(window.report_ready, timeout=WAIT_MS) as ready:
         panel.report_button.click()
     job_id, report_path = ready.args
     assert report_path.endswith(".pdf") and sandbox_stats(sandbox)["reports"] == 1
-    assert reads == [str(path)]  # the stamp's hash was reused: no second read of the file
+    assert engine_reads() == [str(path)]  # the stamp's hash was reused: no second read of the file
     assert window.services.history.get_job(job_id).sha3_256 == window.services.history.get_job(
         stamped.job_id).sha3_256

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import pytest
@@ -205,6 +204,33 @@ def test_shutdown_while_pending_then_a_new_engine_resumes_to_confirmed(history, 
         client.close()
 
 
+@pytest.mark.parametrize("reached_the_service", [True, False])
+def test_a_stamp_interrupted_mid_request_is_looked_up_before_it_is_sent_again(
+        history, sandbox, tmp_path, reached_the_service):
+    """A crash between "submitting" and the answer: the service may have the stamp. The resuming
+    engine confirms it from the chain if so (no second stamp), and sends it once otherwise."""
+    from integritas_gui.core.hashing import hash_file
+
+    path = write(tmp_path / "interrupted.txt", b"sent just before the crash")
+    digest = hash_file(str(path))
+    job_id = history.add_job("stamp", path=str(path), name=path.name, size=digest.size, state="queued")
+    history.save_digest(job_id, digest)
+    history.update(job_id, state="submitting", attempts=1)
+    if reached_the_service:
+        sandbox.do_stamp(digest.sha3_256, "before-the-crash")
+    client = fast_client(sandbox.base_url)
+    engine = Engine(history, client, confirm=POLICY)
+    try:
+        assert engine.resume_unfinished() == [job_id]
+        assert engine.wait_idle(30)
+        assert history.get_job(job_id).state == "confirmed"
+        assert stats(sandbox)["submissions"] == 1
+        assert sandbox.ledger.counts()["all_records"] == 1
+    finally:
+        engine.shutdown()
+        client.close()
+
+
 @pytest.mark.parametrize("per_second", [pytest.param(5, marks=pytest.mark.slow), 20])  # 9 s / 2 s
 def test_rate_limit_is_waited_out_not_failed(history, tmp_path, per_second):
     with running_sandbox(rate_limit=(per_second, 1.0)) as server:
@@ -230,77 +256,3 @@ def test_changed_ranges_covers_growth_shrink_and_edits():
     assert grown == [(2 * seg, seg)]
     shrunk = changed_ranges(seg, 3 * seg, [a, b, c], 2 * seg, [a, b])
     assert shrunk and shrunk[-1][0] == 2 * seg
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is a Linux feature")
-@pytest.mark.parametrize("background", [False, True])
-def test_a_windows_engine_runs_its_workers_at_background_priority(make_engine, tmp_path, background):
-    import os
-
-    from integritas_gui.core.engine import BACKGROUND_NICE_STEP
-
-    main_nice = os.getpriority(os.PRIO_PROCESS, os.getpid())
-    seen = {}
-    lock = threading.Lock()
-
-    def note(update):  # subscribers are called on the worker threads
-        name = threading.current_thread().name.split("_")[0]
-        with lock:
-            seen.setdefault(name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-
-    engine, _ = make_engine(background_priority=background)
-    engine.subscribe(note)
-    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"background")])
-    assert engine.wait_idle(30)
-    assert {"hash", "net"} <= set(seen)
-    expected = min(19, main_nice + BACKGROUND_NICE_STEP) if background else main_nice
-    assert seen["hash"] == seen["net"] == expected
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_nice  # this thread untouched
-
-
-def test_a_held_engine_starts_nothing_until_released(make_engine, history, tmp_path):
-    engine, recorder = make_engine()
-    engine.hold(30)
-    assert engine.held
-    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"held")])
-    assert not engine.wait_idle(0.5)  # queued, but no worker has taken it
-    assert recorder.states(job_id) == ["queued"]
-    assert history.get_job(job_id).state == "queued"
-    engine.release()
-    assert not engine.held
-    assert engine.wait_idle(30)
-    assert recorder.states(job_id)[-1] == "done"
-
-
-def test_a_hold_ends_by_itself_and_never_outlives_shutdown(make_engine, history, tmp_path):
-    import time
-
-    engine, recorder = make_engine()
-    engine.hold(0.3)
-    started = time.monotonic()
-    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"held briefly")])
-    assert engine.wait_idle(30)
-    assert time.monotonic() - started >= 0.25
-    assert recorder.states(job_id)[-1] == "done"
-    assert not engine.held
-
-    engine.hold(60)  # a shutdown does not wait out a hold
-    engine.add_files("check", [write(tmp_path / "b.txt", b"never started")])
-    started = time.monotonic()
-    engine.shutdown(wait=True)
-    assert time.monotonic() - started < 10
-
-
-def test_a_hold_renewed_before_it_runs_out_keeps_holding(make_engine, tmp_path):
-    import time
-
-    engine, recorder = make_engine()
-    engine.hold(0.3)
-    [job_id] = engine.add_files("check", [write(tmp_path / "a.txt", b"held twice")])
-    time.sleep(0.1)
-    engine.hold(30)  # a second drop while the first hold is on
-    assert not engine.wait_idle(0.6)  # past the first hold's end: still held
-    assert recorder.states(job_id) == ["queued"]
-    engine.release()
-    assert engine.wait_idle(30)
-    assert recorder.states(job_id)[-1] == "done"

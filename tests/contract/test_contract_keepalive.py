@@ -1,5 +1,5 @@
-"""The direct JSON path (core/direct_http.py): when it is used, idle connections the server closed,
-and HTTPS with the system's trust rules (a TLS-wrapped sandbox and a self-signed certificate)."""
+"""The client's one httpx pool: keep-alive, idle connections the server closed, and HTTPS with the
+environment's trust rules (a TLS-wrapped sandbox and a self-signed certificate)."""
 
 from __future__ import annotations
 
@@ -13,24 +13,9 @@ import time
 
 import pytest
 
-from integritas_gui.core.client import IntegritasClient, ServiceError
+from integritas_gui.core.client import ServiceError
 from tests.contract.contract_helpers import new_hash
 from tests.sandbox_fixture import fast_client, wait_for_block
-
-# ---- which path --------------------------------------------------------------------------------
-
-
-def test_a_direct_connection_uses_the_light_path_and_a_proxy_keeps_httpx(clean_proxy_env):
-    url = "https://integritas.example/core"
-    with IntegritasClient(url, "k") as client:
-        assert client._direct is not None
-    clean_proxy_env.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    with IntegritasClient(url, "k") as client:
-        assert client._direct is None
-    clean_proxy_env.setenv("NO_PROXY", "integritas.example")
-    with IntegritasClient(url, "k") as client:
-        assert client._direct is not None  # the proxy is bypassed for this host, as httpx would
-
 
 # ---- keep-alive ----------------------------------------------------------------------------------
 
@@ -103,19 +88,20 @@ def tls_sandbox(sandbox, tmp_path):
     yield sandbox.base_url.replace("http://", "https://"), cert
 
 
-def test_https_through_the_direct_path_trusts_what_the_environment_trusts(tls_sandbox, sandbox,
-                                                                          clean_proxy_env):
+def test_https_trusts_what_the_environment_trusts_over_one_kept_connection(tls_sandbox, sandbox,
+                                                                           clean_proxy_env):
     url, cert = tls_sandbox
     clean_proxy_env.setenv("SSL_CERT_FILE", str(cert))
     digest = new_hash()
+    before = sandbox.stats()["connections"]
     with fast_client(url, sandbox.api_key) as client:
-        assert client._direct is not None
         client.stamp(digest)
         wait_for_block(sandbox)
         assert client.check(digest).status == "found"
         assert client.verify(digest).records
-        assert client._direct.idle_connections == 1  # one TLS connection kept for all three
-    assert sandbox.stats()["anchored_hashes"] == 1
+    stats = sandbox.stats()
+    assert stats["connections"] - before == 1  # one TLS connection kept for all three requests
+    assert stats["anchored_hashes"] == 1
 
 
 def test_https_refuses_a_certificate_nobody_trusts(tls_sandbox, sandbox, clean_proxy_env):
@@ -127,40 +113,3 @@ def test_https_refuses_a_certificate_nobody_trusts(tls_sandbox, sandbox, clean_p
             client.stamp(new_hash())
     assert caught.value.kind == "network" and "Could not connect" in caught.value.message
     assert sandbox.stats()["submissions"] == 0
-
-
-# ---- header parsing ------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("raw", [
-    b"Content-Type: application/json\r\nContent-Length: 12\r\nRetry-After: 3\r\n\r\n",
-    b"content-length: 5\r\nCONTENT-LENGTH: 7\r\nRateLimit-Remaining: 0\r\n\r\n",  # the first counts
-    b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-    b"X-Empty:\r\nX-Spaced:   padded value   \r\n\r\n",
-    b"Retry-After: 1\n\n",  # bare newlines
-    b"Date: Mon, 23 Nov 2026 18:20:00 GMT\r\n",  # the answer ends without the blank line
-])
-def test_answer_headers_read_as_http_client_reads_them(raw):
-    import http.client
-    import io
-
-    from integritas_gui.core.direct_http import AnswerHeaders
-
-    ours = AnswerHeaders.read(io.BytesIO(raw))
-    theirs = http.client.parse_headers(io.BytesIO(raw))
-    assert ours and set(ours) == {name.lower() for name in theirs.keys()}
-    for name in theirs.keys():
-        assert ours.get(name) == ours.get(name.upper()) == theirs.get(name).strip()
-
-
-def test_answer_headers_join_folded_lines_and_refuse_floods():
-    import http.client
-    import io
-
-    from integritas_gui.core.direct_http import AnswerHeaders
-
-    folded = AnswerHeaders.read(io.BytesIO(b"X-Note: one\r\n  two\r\n\tthree\r\nA: b\r\n\r\n"))
-    assert folded == {"x-note": "one two three", "a": "b"}
-    with pytest.raises(http.client.HTTPException):
-        AnswerHeaders.read(io.BytesIO(b"".join(b"H%d: v\r\n" % i for i in range(200)) + b"\r\n"))
-    with pytest.raises(http.client.LineTooLong):
-        AnswerHeaders.read(io.BytesIO(b"X-Long: " + b"a" * 70_000 + b"\r\n\r\n"))

@@ -1,0 +1,93 @@
+"""The engine mode as the window speaks to it: JSON lines over a real child process's stdin/stdout
+(docs/architecture.md, "The engine protocol")."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from integritas_gui.core.hashing import hash_file
+from integritas_gui.engine_process import update_from_wire, update_to_wire
+from tests.sandbox_fixture import TEST_BLOCK_TIME
+
+
+class Engine:
+    def __init__(self):
+        self.process = subprocess.Popen([sys.executable, "-m", "integritas_gui", "--engine"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, encoding="utf-8")
+        self.events: list[dict] = []
+
+    def send(self, **message) -> None:
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def until(self, test) -> dict:
+        for line in self.process.stdout:
+            event = json.loads(line)  # every line on stdout is one JSON object
+            self.events.append(event)
+            if test(event):
+                return event
+        raise AssertionError(f"the engine ended first: {self.process.stderr.read()[-2000:]}")
+
+    def reply(self, request: int) -> dict:
+        return self.until(lambda e: e.get("event") == "reply" and e.get("id") == request)
+
+    def jobs(self, job_id: int) -> list[dict]:
+        return [job for e in self.events if e["event"] == "updates" for job in e["jobs"]
+                if job["job_id"] == job_id]
+
+
+def test_start_commands_updates_and_shutdown(sandbox, tmp_path):
+    engine = Engine()
+    try:
+        engine.send(cmd="start", settings={"hash_workers": 1},
+                    sandbox={"base_url": sandbox.base_url, "api_key": sandbox.api_key,
+                             "block_time": TEST_BLOCK_TIME},
+                    overrides={"client_options": {"backoff_base": 0.01, "backoff_max": 0.05}})
+        ready = engine.until(lambda e: e["event"] in ("ready", "fatal"))
+        assert ready["event"] == "ready" and ready["protocol"] == 1 and ready["pid"] == engine.process.pid
+        assert (ready["base_url"], ready["trial"], ready["block_time"], ready["hash_workers"]) == (
+            sandbox.base_url, True, TEST_BLOCK_TIME, 1)
+
+        path = tmp_path / "a.txt"
+        path.write_text("stamped through the pipe\n")
+        engine.send(cmd="add_files", id=1, kind="stamp", paths=[str(path)])
+        [job_id] = engine.reply(1)["result"]
+        engine.send(cmd="wait_idle", id=2, timeout=30)
+        assert engine.reply(2)["result"] is True
+        assert engine.jobs(job_id)[-1]["state"] == "confirmed"
+        assert engine.jobs(job_id)[-1]["sha3_256"] == hash_file(str(path)).sha3_256
+
+        engine.send(cmd="add_hash", id=3, kind="check", sha3_256="zz")
+        assert "error" in engine.reply(3)  # a plain message, and the engine goes on
+        engine.send(cmd="no_such_command", id=4)
+        assert "Unknown command" in engine.reply(4)["error"]
+
+        engine.send(cmd="shutdown", id=5)
+        assert engine.reply(5)["result"] is None
+        assert engine.process.wait(timeout=30) == 0
+    finally:
+        if engine.process.poll() is None:
+            engine.process.kill()
+            engine.process.wait()
+
+
+def test_the_engine_stops_when_the_window_goes_away(sandbox):
+    engine = Engine()
+    engine.send(cmd="start", sandbox={"base_url": sandbox.base_url, "api_key": sandbox.api_key,
+                                      "block_time": TEST_BLOCK_TIME})
+    assert engine.until(lambda e: e["event"] in ("ready", "fatal"))["event"] == "ready"
+    engine.process.stdin.close()  # the window died without a word
+    assert engine.process.wait(timeout=30) == 0
+
+
+def test_updates_leave_defaults_out_and_come_back_whole():
+    from integritas_gui.core.engine import JobUpdate
+
+    update = JobUpdate(7, "stamp", "/a.txt", "hashing", 1024, 4096)
+    wire = update_to_wire(update)
+    assert wire == {"job_id": 7, "kind": "stamp", "path": "/a.txt", "state": "hashing",
+                    "bytes_done": 1024, "bytes_total": 4096}
+    assert update_from_wire(json.loads(json.dumps(wire))) == update
