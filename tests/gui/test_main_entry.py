@@ -75,16 +75,29 @@ def test_qt_calls_returning_nothing_do_not_exhaust_none():
     assert result.stdout.strip() == "alive 299999"
 
 
-def test_stamp_and_verify_options_queue_their_files(tmp_path):
+def test_stamp_and_verify_options_queue_their_files(qtbot, tmp_path, data_dir, monkeypatch):
+    """The file manager's "Stamp/Verify with Integritas" start ``integritas-gui --stamp/--verify``:
+    the window opens with each file queued for its own action (the engine process records them)."""
     import sqlite3
 
-    data = tmp_path / "data"
+    from integritas_gui.__main__ import open_window, parse_args
+    from integritas_gui.core.paths import app_dirs
+
+    monkeypatch.setenv("INTEGRITAS_SANDBOX_BLOCK_TIME", "0.2")
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # the window's crash handler is put back
+    monkeypatch.setattr("threading.excepthook", __import__("threading").excepthook)
     to_stamp, to_verify = tmp_path / "contract one.pdf", tmp_path / "scan.tiff"
     to_stamp.write_bytes(b"%PDF-1.7 contract")
     to_verify.write_bytes(b"II*\x00 scan")
-    result = run_module("--smoke-test", "--sandbox", "--data-dir", str(data),
-                        "--stamp", str(to_stamp), "--verify", str(to_verify))
-    assert result.returncode == 0, result.stdout + result.stderr
-    with sqlite3.connect(data / "history.sqlite3") as db:
+    _, window = open_window(parse_args(["--sandbox", "--stamp", str(to_stamp),
+                                        "--verify", str(to_verify)]))
+    qtbot.addWidget(window)
+    try:
+        qtbot.waitUntil(lambda: window.model.count_in(("confirmed", "done")) == 2, timeout=60_000)
+        assert sorted((r.kind, r.path) for r in window.model.rows()) == [
+            ("stamp", str(to_stamp)), ("verify", str(to_verify))]
+    finally:
+        window.shutdown()
+    with sqlite3.connect(app_dirs().history_db) as db:
         jobs = set(db.execute("SELECT kind, path FROM jobs"))
     assert jobs == {("stamp", str(to_stamp)), ("verify", str(to_verify))}
