@@ -76,7 +76,7 @@ else
   PY="$VENV/bin/python"
   log "Installing the project and PyInstaller into the build venv"
   "$PY" -m pip install -q --upgrade pip
-  "$PY" -m pip install -q "$ROOT[packaging]"
+  "$PY" -m pip install -q -c "$ROOT/packaging/constraints.txt" "$ROOT[packaging]"
 fi
 "$PY" -c "import PyInstaller, PySide6" || die "$PY lacks PyInstaller or PySide6"
 
