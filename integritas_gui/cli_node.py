@@ -193,10 +193,12 @@ def run_verify(args: argparse.Namespace, out: Output, kind: str) -> int:
 def node_submitter(args: argparse.Namespace, history, settings):
     """The engine's stand-in client that stamps through the node (stamp --node, resume --node):
     the session's ``stamp_client``; ``settings`` are the run's (--confirmations included)."""
-    from integritas_gui.core.node_stamp import NodeStampClient
+    from integritas_gui.core.node_stamp import SEND_SETTLE, NodeStampClient
 
+    settle = os.environ.get("INTEGRITAS_NODE_SEND_SETTLE", "")  # seconds; a node that mines slower
     return NodeStampClient(open_node(args), history, confirmations=settings.node_confirmations,
-                           wallet_password=os.environ.get("INTEGRITAS_NODE_WALLET_PASSWORD") or None)
+                           wallet_password=os.environ.get("INTEGRITAS_NODE_WALLET_PASSWORD") or None,
+                           send_settle=float(settle) if settle.replace(".", "", 1).isdigit() else SEND_SETTLE)
 
 
 def run_stamp(args: argparse.Namespace, out: Output) -> int:

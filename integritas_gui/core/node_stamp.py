@@ -3,9 +3,11 @@ calls for its submit and follow steps (``stamp``, ``check``, ``verify``), so the
 progress, cancel and crash-resume work unchanged. No API key and no plan limit are involved.
 
 A stamp is a ``send`` of the dust amount to the Integritas address with the hash in state port 99.
-Before each send the job's "about to send" entry is committed to the history; a resumed job whose
-entry exists looks the hash up on the node first and sends only when the node has no such stamp
-made since. The id ``send`` answers is the unmined TxPoW's: the stamp is then found by address and
+Before each send (inside the send lock, so only the send going out has one) the job's "about to
+send" entry is committed to the history; a resumed job whose entry exists looks the hash up on the
+node first and sends only when the node has no such stamp made since. A send the app died during may
+still be mining at the node, so the lookup keeps looking until ``send_settle`` seconds after the
+entry and one block more before it decides the send never went out. The id ``send`` answers is the unmined TxPoW's: the stamp is then found by address and
 state and followed to ``confirmations`` blocks deep.
 """
 
@@ -15,6 +17,7 @@ import logging
 import math
 import threading
 import time
+from datetime import datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -30,6 +33,7 @@ from integritas_gui.core.minima_node import (
 log = logging.getLogger(__name__)
 
 MAX_COINS = 40  # a node sends about one stamp a second and a block comes every 50 s
+SEND_SETTLE = 60.0  # a send mines for about 1.2 s; a send cut off by a crash has landed by then
 _KINDS = {"auth": "auth", "locked": "auth", "not_running": "network", "timeout": "timeout",
           "not_minima": "malformed", "syncing": "unavailable", "no_coins": "bad_request",
           "refused": "bad_request", "bad_url": "bad_request"}
@@ -44,13 +48,15 @@ class NodeStampClient:
     journals_sends = True  # stamp() itself finds a send that was interrupted (the send journal)
 
     def __init__(self, node: MinimaNode, history: History, *, confirmations: int = DEFAULT_CONFIRMATIONS,
-                 wallet_password: str | None = None, block_wait: float = 180.0, listing_ttl: float = 1.0):
+                 wallet_password: str | None = None, block_wait: float = 180.0, listing_ttl: float = 1.0,
+                 send_settle: float = SEND_SETTLE):
         self.node = node
         self.history = history
         self.confirmations = max(0, int(confirmations))
         self.wallet_password = wallet_password
         self.block_wait = block_wait
         self.listing_ttl = listing_ttl
+        self.send_settle = max(0.0, float(send_settle))
         self.sent = 0
         self.resumed_without_send = 0
         self._send_lock = threading.Lock()
@@ -113,17 +119,19 @@ class NodeStampClient:
             job = self._job(sha3, ("submitting",))
             entry = node_evidence.journal_entry(self.history, job.id) if job else None
             if entry is not None:  # an earlier attempt may have sent it: never send twice
-                self._forget_listing()
-                earlier = self.stamps_since(sha3, entry["tip_before"])
-                if earlier:
+                if self._sent_earlier(sha3, entry):
                     self.resumed_without_send += 1
                     return StampResult(sha3, True, None, entry.get("unmined_id"),
                                        "Already sent from your Minima node; following it.",
                                        {"node": {"url": self.node.url, "resumed": True}})
-            status = self._current()
-            if job is not None:
-                node_evidence.journal_before_send(self.history, job.id, sha3, self.node.url, status.block)
-            sent = self._send(INTEGRITAS_ADDRESS, STAMP_AMOUNT, state={STATE_PORT: "0x" + sha3.upper()})
+
+            def journal() -> None:
+                tip = self._current().block
+                if job is not None:
+                    node_evidence.journal_before_send(self.history, job.id, sha3, self.node.url, tip)
+
+            sent = self._send(INTEGRITAS_ADDRESS, STAMP_AMOUNT, state={STATE_PORT: "0x" + sha3.upper()},
+                              before=journal)
             if job is not None:
                 node_evidence.journal_sent(self.history, job.id, sent.txpowid)
             self.sent += 1
@@ -134,6 +142,25 @@ class NodeStampClient:
                                          "tip": sent.block}})
         except NodeError as exc:
             raise as_service_error(exc) from None
+
+    def _sent_earlier(self, sha3: str, entry: dict) -> bool:
+        """Whether the node holds the stamp an earlier attempt journalled. A send the app died during
+        may still be mining at the node: not found, it is looked for again until ``send_settle``
+        seconds after the entry, then once more after one further block."""
+        settled_at = _epoch(entry.get("at")) + self.send_settle
+        block_waited = False
+        while True:
+            self._forget_listing()
+            if self.stamps_since(sha3, entry["tip_before"]):
+                return True
+            if block_waited:
+                return False
+            remaining = settled_at - time.time()
+            if remaining > 0 and not self._closing.is_set():
+                time.sleep(min(remaining, 0.05 if self.is_loopback else 1.0))
+                continue
+            self.wait_for_block()  # raises when stopping: nothing is sent then
+            block_waited = True
 
     def check(self, sha3: str) -> CheckResult:
         try:
@@ -178,12 +205,16 @@ class NodeStampClient:
             return status
         return self.node.status()
 
-    def _send(self, address: str, amount: str, *, state: dict | None = None, split: int | None = None):
-        """One send; when only unconfirmed change is left, wait for the next block and send then."""
+    def _send(self, address: str, amount: str, *, state: dict | None = None, split: int | None = None,
+              before: Callable[[], None] | None = None):
+        """One send; when only unconfirmed change is left, wait for the next block and send then.
+        ``before`` runs just before each try, under the send lock (the journal entry)."""
         with self._send_lock:
             deadline = time.monotonic() + self.block_wait
             while True:
                 try:
+                    if before is not None:
+                        before()
                     started = time.monotonic()
                     result = self.node.send(address, amount, state=state, split=split,
                                             password=self.wallet_password)
@@ -244,6 +275,14 @@ class NodeStampClient:
             return len(self.node.coins(relevant=True))
         except NodeError as exc:
             raise as_service_error(exc) from None
+
+
+def _epoch(stamp: str | None) -> float:
+    """Seconds since the epoch of a history time (``utc_now``); 0 when missing or unreadable."""
+    try:
+        return datetime.strptime(stamp or "", "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return 0.0
 
 
 class StampRouter:

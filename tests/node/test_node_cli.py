@@ -158,6 +158,34 @@ def test_a_send_interrupted_before_its_answer_was_recorded_is_not_sent_again(sim
     assert sim_node.sends == 1 and submitter.resumed_without_send == 1
 
 
+def test_a_send_journalled_but_never_made_is_sent_once_after_the_node_had_time_to_show_it(sim_node, tmp_path,
+                                                                                         data_dir):
+    """Crash between the "about to send" entry and the send: resume looks for the stamp until the
+    settle time and one block more have passed, then sends it, once."""
+    import time
+
+    from integritas_gui.core import node_evidence
+
+    [file] = make_files(tmp_path, 1)
+    history = History(data_dir / "history.sqlite3")
+    submitter = NodeStampClient(MinimaNode(sim_node.url), history, confirmations=1, send_settle=0.6)
+    engine = Engine(history, submitter, confirm=ConfirmPolicy.for_block_time(0.2))
+    [job_id] = engine.add_files("stamp", [file])
+    assert engine.wait_idle(30)
+    engine.shutdown()
+    job = history.get_job(job_id)
+    history.update(job_id, state="submitting")  # the same content, journalled again, never sent
+    node_evidence.journal_before_send(history, job_id, job.sha3_256, sim_node.url, sim_node.tip())
+    started = time.monotonic()
+    engine = Engine(history, submitter, confirm=ConfirmPolicy.for_block_time(0.2))
+    assert engine.resume_unfinished() == [job_id]
+    assert engine.wait_idle(30)
+    engine.shutdown()
+    assert time.monotonic() - started >= 0.6
+    assert history.get_job(job_id).state == "confirmed"
+    assert sim_node.sends == 2 and submitter.sent == 2 and submitter.resumed_without_send == 0
+
+
 def test_the_node_password_never_reaches_history_logs_or_receipts(run_cli, make_node, tmp_path, data_dir,
                                                                   monkeypatch):
     secret = "node-secret-7f3a9c"
@@ -280,32 +308,58 @@ def test_a_receipt_of_a_service_stamp_keeps_what_the_node_said_when_verified_on_
 
 def test_a_batch_killed_mid_way_resumes_with_every_hash_stamped_exactly_once(make_node, sandbox, tmp_path,
                                                                              data_dir):
+    """The app is killed while the node is still mining its 4th send, and resumed before that send
+    lands: the resume sends the two hashes never sent, finds the 4th once it lands, and sends
+    nothing twice."""
     import os
     import signal
     import subprocess
     import sys
-    import time
+    import threading
 
-    node = make_node(send_time=0.3, coins=30)
+    node = make_node(send_time=0.05, coins=30)
+    in_flight, killed, release = threading.Event(), threading.Event(), threading.Event()
+    held, resent = [], []
+    send = node.cmd_send
+
+    def held_send(params):  # the 4th send stays mining until the resumed app has sent the others
+        digest = json.loads(params["state"])["99"]
+        if killed.is_set():
+            resent.append(digest)
+            if digest in held or len(resent) == 2:
+                release.set()
+        elif not held and node.sends == 3:
+            held.append(digest)
+            in_flight.set()
+            release.wait(60)
+        return send(params)
+
+    node.cmd_send = held_send
     files = make_files(tmp_path / "batch", 6)
-    env = dict(os.environ, INTEGRITAS_DATA_DIR=str(data_dir), INTEGRITAS_BLOCK_TIME="0.2")
+    env = dict(os.environ, INTEGRITAS_DATA_DIR=str(data_dir), INTEGRITAS_BLOCK_TIME="0.2",
+               INTEGRITAS_NODE_SEND_SETTLE="30")
     command = [sys.executable, "-m", "integritas_gui.cli"]
     proc = subprocess.Popen([*command, "stamp", "--node", node.url, "--json", *map(str, files)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while node.sends < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert node.sends >= 3
-    done = subprocess.run([*command, "resume", "--node", node.url, "--wait", "--json"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    try:
+        assert in_flight.wait(60), "the batch never reached its 4th send"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        killed.set()
+    assert node.sends == 3
+    try:
+        done = subprocess.run([*command, "resume", "--node", node.url, "--wait", "--json"], env=env,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        release.set()
     assert done.returncode == 0, done.stderr
     history = History(data_dir / "history.sqlite3")
     hashes = {job.sha3_256 for job in history.search(kind="stamp", limit=100)}
     assert len(hashes) == 6 and all(job.state == "confirmed" for job in history.search(kind="stamp", limit=100))
     for digest in hashes:
         assert len(sandbox.ledger.records_in_blocks(0, 10**9, digest)) == 1, digest
+    assert len(resent) == 2 and node.sends == 6
 
 
 def test_coins_that_need_several_blocks_before_they_can_be_spent_are_waited_for(make_node, tmp_path, data_dir):
