@@ -15,25 +15,26 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
-    QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence,
+    QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView, QButtonGroup, QCheckBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView,
-    QInputDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton, QRadioButton,
-    QApplication, QSplitter, QStackedWidget, QSystemTrayIcon, QTableView, QTabWidget, QVBoxLayout,
+    QAbstractItemView, QButtonGroup, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView,
+    QInputDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QRadioButton,
+    QSplitter, QStackedWidget, QSystemTrayIcon, QTableView, QTabWidget, QVBoxLayout,
     QWidget,
 )
 
 from integritas_gui import APP_NAME, __version__
 from integritas_gui.core.settings import save_settings
+from integritas_gui.gui import actions
 from integritas_gui.gui import status_text as st
-from integritas_gui.gui import theme
 from integritas_gui.gui.adapter import EngineBridge, TaskRunner
 from integritas_gui.gui.detail_panel import DetailPanel
 from integritas_gui.gui.job_details import load_job_details
 from integritas_gui.gui.queue_model import (
     ACTION, BLOCK, HASH, NAME, PROGRESS, SIZE, STATUS, QueueModel,
 )
+from integritas_gui.gui.trial_banner import TrialBanner
 
 log = logging.getLogger(__name__)
 
@@ -67,51 +68,6 @@ def parse_pasted(text: str) -> tuple[list[str], list[str], list[str]]:
         except Exception:
             unknown.append(line)
     return paths, hashes, unknown
-
-
-class TrialBanner(QFrame):
-    """Shown whenever the app talks to the local sandbox. Meant to be impossible to miss."""
-
-    use_key_requested = Signal()
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setObjectName("trialBanner")
-        self.setAccessibleName(self.tr("Trial mode"))
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(14, 8, 10, 8)
-        layout.setSpacing(12)
-        self.title = QLabel("\u26a0 " + self.tr("Sandbox: nothing here is on a real blockchain"), self)
-        font = self.title.font()
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self.title.setFont(font)
-        self.text = QLabel(self.tr(
-            "Stamps go to a practice chain on this computer. Add your Integritas API key to stamp for real."),
-            self)
-        self.text.setWordWrap(True)
-        self.button = QPushButton(self.tr("Use my API key\u2026"), self)
-        self.button.setAccessibleName(self.tr("Use my API key"))
-        self.button.clicked.connect(self.use_key_requested)
-        text = QVBoxLayout()
-        text.setSpacing(0)
-        text.addWidget(self.title)
-        text.addWidget(self.text)
-        layout.addLayout(text, 1)
-        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
-        self.setAccessibleDescription(self.title.text() + ". " + self.text.text())
-        self.restyle()
-
-    def restyle(self) -> None:
-        t = theme.tone("trial", QApplication.palette())
-        style = (
-            f"#trialBanner {{ background-color: {t.background.name()};"
-            f" border: 2px solid {t.accent.name()}; border-radius: 6px; }}"
-            f" #trialBanner QLabel {{ color: {t.foreground.name()}; background: transparent; }}"
-        )
-        if style != self.styleSheet():
-            self.setStyleSheet(style)
-
 
 
 class QueueView(QTableView):
@@ -209,8 +165,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
         self._build_ui()
-        self._build_actions()
-        self._build_menus()
+        actions.build_actions(self)
+        actions.build_menus(self)
         self._build_tray()
         self._apply_trial_state()
         self._totals_timer = QTimer(self)  # coalesces totals refreshes to a few a second
@@ -338,7 +294,7 @@ class MainWindow(QMainWindow):
         self.queue_view.setIconSize(bar_size)
         self.model.set_progress_size(bar_size)
         self.queue_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.queue_view.customContextMenuRequested.connect(self._queue_menu)
+        self.queue_view.customContextMenuRequested.connect(lambda position: actions.popup_queue_menu(self, position))
         self.queue_view.selectionModel().currentRowChanged.connect(self._current_changed)
         self.queue_view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         self.queue_stack.addWidget(self.empty_queue)
@@ -393,79 +349,6 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.service_label = QLabel(self)
         self.statusBar().addPermanentWidget(self.service_label)
-
-    def _action(self, text: str, slot, shortcut=None, tip: str | None = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.triggered.connect(lambda checked=False: slot())
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        tr = self.tr
-        key = QKeySequence.StandardKey
-        self.act_open_files = self._action(tr("&Open files\u2026"), self.open_files, key.Open,
-                                           tr("Add files to the queue"))
-        self.act_open_folder = self._action(tr("Open &folder\u2026"), self.open_folder, "Ctrl+Shift+O",
-                                            tr("Add every file in a folder to the queue"))
-        self.act_quit = self._action(tr("&Quit"), self.close, key.Quit)
-        self.act_paste = self._action(tr("&Paste paths or hashes"), self.paste_paths, key.Paste,
-                                      tr("Add the file paths (or check the hashes) on the clipboard"))
-        self.act_copy_hash = self._action(tr("&Copy hash"), self.copy_hash, key.Copy,
-                                          tr("Copy the SHA3-256 hash of the selected files"))
-        self.act_stamp = self._action(tr("&Stamp\u2026"), lambda: self.run_action("stamp"), "Ctrl+T",
-                                      tr("Stamp the selected files, or choose files to stamp"))
-        self.act_verify = self._action(tr("&Verify\u2026"), lambda: self.run_action("verify"), "Ctrl+E",
-                                       tr("Verify the selected files, or choose files to verify"))
-        self.act_check = self._action(tr("C&heck\u2026"), lambda: self.run_action("check"), "Ctrl+K",
-                                      tr("Check the selected files, or choose files to check"))
-        self.act_check_hash = self._action(tr("Check a &hash\u2026"), self.check_hash_dialog, "Ctrl+Shift+K",
-                                           tr("Ask whether a SHA3-256 hash is on chain"))
-        self.act_verify_hash = self._action(tr("Verify a hash\u2026"), self.verify_hash_dialog, None,
-                                            tr("Verify a SHA3-256 hash and list its on-chain records"))
-        self.act_cancel = self._action(tr("&Cancel selected"), self.cancel_selected, "Esc")
-        self.act_cancel_all = self._action(tr("Cancel &all"), self.cancel_all)
-        self.act_retry = self._action(tr("&Retry selected"), self.retry_selected, "Ctrl+R")
-        self.act_remove = self._action(tr("Re&move selected"), self.remove_selected, key.Delete)
-        self.act_clear = self._action(tr("Clear &finished"), self.clear_finished, "Ctrl+Shift+L")
-        self.act_reveal = self._action(tr("Show in &folder"), self.reveal_selected)
-        self.act_history = self._action(tr("&History"), self.show_history, "Ctrl+H",
-                                        tr("Every stamp, check and verification so far"))
-        self.act_settings = self._action(tr("&Settings\u2026"), self.show_settings, key.Preferences)
-        if self.act_settings.shortcut().isEmpty():
-            self.act_settings.setShortcut(QKeySequence("Ctrl+,"))
-        self.act_welcome = self._action(tr("&Welcome screen\u2026"), self.show_first_run)
-        self.act_log = self._action(tr("Open &log folder"), self.open_log_folder)
-        self.act_about = self._action(tr("&About {app}").format(app=APP_NAME), self.show_about)
-
-    def _build_menus(self) -> None:
-        tr = self.tr
-        bar = self.menuBar()
-        file_menu = bar.addMenu(tr("&File"))
-        file_menu.addActions([self.act_open_files, self.act_open_folder])
-        file_menu.addSeparator()
-        file_menu.addAction(self.act_quit)
-        edit_menu = bar.addMenu(tr("&Edit"))
-        edit_menu.addActions([self.act_paste, self.act_copy_hash])
-        actions_menu = bar.addMenu(tr("&Actions"))
-        actions_menu.addActions([self.act_stamp, self.act_verify, self.act_check])
-        actions_menu.addSeparator()
-        actions_menu.addActions([self.act_check_hash, self.act_verify_hash])
-        actions_menu.addSeparator()
-        actions_menu.addActions([self.act_cancel, self.act_cancel_all, self.act_retry, self.act_remove,
-                                 self.act_clear, self.act_reveal])
-        view_menu = bar.addMenu(tr("&View"))
-        view_menu.addAction(self.act_history)
-        settings_menu = bar.addMenu(tr("&Settings"))
-        settings_menu.addAction(self.act_settings)
-        help_menu = bar.addMenu(tr("&Help"))
-        help_menu.addActions([self.act_welcome, self.act_log])
-        help_menu.addSeparator()
-        help_menu.addAction(self.act_about)
 
     def _build_tray(self) -> None:
         self.tray: QSystemTrayIcon | None = None
@@ -659,31 +542,8 @@ class MainWindow(QMainWindow):
             if row.path:
                 QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(row.path)))
 
-    def _queue_menu(self, position) -> None:
-        menu = QMenu(self)
-        menu.addActions([self.act_stamp, self.act_verify, self.act_check])
-        menu.addSeparator()
-        menu.addActions([self.act_copy_hash, self.act_reveal])
-        menu.addSeparator()
-        menu.addActions([self.act_cancel, self.act_retry, self.act_remove])
-        menu.popup(self.queue_view.viewport().mapToGlobal(position))
-
     def _update_actions(self) -> None:
-        rows = self.selected_rows()
-        states = {r.state for r in rows}
-        self.act_cancel.setEnabled(bool(states & st.ACTIVE_STATES))
-        self.cancel_button.setEnabled(self.act_cancel.isEnabled())
-        self.act_retry.setEnabled(bool(states & {"failed", "cancelled"}))
-        self.retry_button.setEnabled(self.act_retry.isEnabled())
-        self.act_remove.setEnabled(bool(rows))
-        self.remove_button.setEnabled(bool(rows))
-        self.act_copy_hash.setEnabled(any(r.sha3_256 for r in rows) or bool(
-            self.detail_panel.details and self.detail_panel.details.sha3_256))
-        self.act_reveal.setEnabled(any(r.path for r in rows))
-        finished = self.model.count_in(st.FINISHED_STATES) - self.model.count_in(("failed",))
-        self.clear_button.setEnabled(finished > 0)
-        self.act_clear.setEnabled(finished > 0)
-        self.act_cancel_all.setEnabled(self.model.active_count() > 0)
+        actions.update_enabled(self)
 
     # ---- engine updates ------------------------------------------------------------------------
     @Slot(list)
