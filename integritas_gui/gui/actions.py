@@ -25,6 +25,7 @@ def build_actions(window) -> None:
     """Every action of the window, as ``window.act_*`` (shortcuts work without the menus)."""
     tr = window.tr
     key = QKeySequence.StandardKey
+    page = window.queue_page
     window.act_open_files = _action(window, tr("&Open files\u2026"), window.open_files, key.Open,
                                     tr("Add files to the queue"))
     window.act_open_folder = _action(window, tr("Open &folder\u2026"), window.open_folder, "Ctrl+Shift+O",
@@ -32,7 +33,7 @@ def build_actions(window) -> None:
     window.act_quit = _action(window, tr("&Quit"), window.close, key.Quit)
     window.act_paste = _action(window, tr("&Paste paths or hashes"), window.paste_paths, key.Paste,
                                tr("Add the file paths (or check the hashes) on the clipboard"))
-    window.act_copy_hash = _action(window, tr("&Copy hash"), window.copy_hash, key.Copy,
+    window.act_copy_hash = _action(window, tr("&Copy hash"), page.copy_hash, key.Copy,
                                    tr("Copy the SHA3-256 hash of the selected files"))
     window.act_stamp = _action(window, tr("&Stamp\u2026"), lambda: window.run_action("stamp"), "Ctrl+T",
                                tr("Stamp the selected files, or choose files to stamp"))
@@ -44,12 +45,12 @@ def build_actions(window) -> None:
                                     tr("Ask whether a SHA3-256 hash is on chain"))
     window.act_verify_hash = _action(window, tr("Verify a hash\u2026"), window.verify_hash_dialog, None,
                                      tr("Verify a SHA3-256 hash and list its on-chain records"))
-    window.act_cancel = _action(window, tr("&Cancel selected"), window.cancel_selected, "Esc")
-    window.act_cancel_all = _action(window, tr("Cancel &all"), window.cancel_all)
-    window.act_retry = _action(window, tr("&Retry selected"), window.retry_selected, "Ctrl+R")
-    window.act_remove = _action(window, tr("Re&move selected"), window.remove_selected, key.Delete)
-    window.act_clear = _action(window, tr("Clear &finished"), window.clear_finished, "Ctrl+Shift+L")
-    window.act_reveal = _action(window, tr("Show in &folder"), window.reveal_selected)
+    window.act_cancel = _action(window, tr("&Cancel selected"), page.cancel_selected, "Esc")
+    window.act_cancel_all = _action(window, tr("Cancel &all"), page.cancel_all)
+    window.act_retry = _action(window, tr("&Retry selected"), page.retry_selected, "Ctrl+R")
+    window.act_remove = _action(window, tr("Re&move selected"), page.remove_selected, key.Delete)
+    window.act_clear = _action(window, tr("Clear &finished"), page.clear_finished, "Ctrl+Shift+L")
+    window.act_reveal = _action(window, tr("Show in &folder"), page.reveal_selected)
     window.act_history = _action(window, tr("&History"), window.show_history, "Ctrl+H",
                                  tr("Every stamp, check and verification so far"))
     window.act_settings = _action(window, tr("&Settings\u2026"), window.show_settings, key.Preferences)
@@ -94,23 +95,24 @@ def popup_queue_menu(window, position) -> None:
     menu.addActions([window.act_copy_hash, window.act_reveal])
     menu.addSeparator()
     menu.addActions([window.act_cancel, window.act_retry, window.act_remove])
-    menu.popup(window.queue_view.viewport().mapToGlobal(position))
+    menu.popup(window.queue_page.queue_view.viewport().mapToGlobal(position))
 
 
 def update_enabled(window) -> None:
     """Enable the actions (and the queue's buttons) that apply to the selected rows."""
-    rows = window.selected_rows()
+    page, model = window.queue_page, window.model
+    rows = page.selected_rows()
     states = {r.state for r in rows}
     window.act_cancel.setEnabled(bool(states & st.ACTIVE_STATES))
-    window.cancel_button.setEnabled(window.act_cancel.isEnabled())
+    page.cancel_button.setEnabled(window.act_cancel.isEnabled())
     window.act_retry.setEnabled(bool(states & {"failed", "cancelled"}))
-    window.retry_button.setEnabled(window.act_retry.isEnabled())
+    page.retry_button.setEnabled(window.act_retry.isEnabled())
     window.act_remove.setEnabled(bool(rows))
-    window.remove_button.setEnabled(bool(rows))
-    window.act_copy_hash.setEnabled(any(r.sha3_256 for r in rows) or bool(
-        window.detail_panel.details and window.detail_panel.details.sha3_256))
+    page.remove_button.setEnabled(bool(rows))
+    details = page.detail_panel.details
+    window.act_copy_hash.setEnabled(any(r.sha3_256 for r in rows) or bool(details and details.sha3_256))
     window.act_reveal.setEnabled(any(r.path for r in rows))
-    finished = window.model.count_in(st.FINISHED_STATES) - window.model.count_in(("failed",))
-    window.clear_button.setEnabled(finished > 0)
+    finished = model.count_in(st.FINISHED_STATES) - model.count_in(("failed",))
+    page.clear_button.setEnabled(finished > 0)
     window.act_clear.setEnabled(finished > 0)
-    window.act_cancel_all.setEnabled(window.model.active_count() > 0)
+    window.act_cancel_all.setEnabled(model.active_count() > 0)
