@@ -26,24 +26,24 @@ def build_actions(window) -> None:
     tr = window.tr
     key = QKeySequence.StandardKey
     page = window.queue_page
-    window.act_open_files = _action(window, tr("&Open files\u2026"), window.open_files, key.Open,
+    window.act_open_files = _action(window, tr("&Open files\u2026"), page.open_files, key.Open,
                                     tr("Add files to the queue"))
-    window.act_open_folder = _action(window, tr("Open &folder\u2026"), window.open_folder, "Ctrl+Shift+O",
+    window.act_open_folder = _action(window, tr("Open &folder\u2026"), page.open_folder, "Ctrl+Shift+O",
                                      tr("Add every file in a folder to the queue"))
     window.act_quit = _action(window, tr("&Quit"), window.close, key.Quit)
-    window.act_paste = _action(window, tr("&Paste paths or hashes"), window.paste_paths, key.Paste,
+    window.act_paste = _action(window, tr("&Paste paths or hashes"), page.paste_paths, key.Paste,
                                tr("Add the file paths (or check the hashes) on the clipboard"))
     window.act_copy_hash = _action(window, tr("&Copy hash"), page.copy_hash, key.Copy,
                                    tr("Copy the SHA3-256 hash of the selected files"))
-    window.act_stamp = _action(window, tr("&Stamp\u2026"), lambda: window.run_action("stamp"), "Ctrl+T",
+    window.act_stamp = _action(window, tr("&Stamp\u2026"), lambda: page.run_action("stamp"), "Ctrl+T",
                                tr("Stamp the selected files, or choose files to stamp"))
-    window.act_verify = _action(window, tr("&Verify\u2026"), lambda: window.run_action("verify"), "Ctrl+E",
+    window.act_verify = _action(window, tr("&Verify\u2026"), lambda: page.run_action("verify"), "Ctrl+E",
                                 tr("Verify the selected files, or choose files to verify"))
-    window.act_check = _action(window, tr("C&heck\u2026"), lambda: window.run_action("check"), "Ctrl+K",
+    window.act_check = _action(window, tr("C&heck\u2026"), lambda: page.run_action("check"), "Ctrl+K",
                                tr("Check the selected files, or choose files to check"))
-    window.act_check_hash = _action(window, tr("Check a &hash\u2026"), window.check_hash_dialog, "Ctrl+Shift+K",
+    window.act_check_hash = _action(window, tr("Check a &hash\u2026"), page.check_hash_dialog, "Ctrl+Shift+K",
                                     tr("Ask whether a SHA3-256 hash is on chain"))
-    window.act_verify_hash = _action(window, tr("Verify a hash\u2026"), window.verify_hash_dialog, None,
+    window.act_verify_hash = _action(window, tr("Verify a hash\u2026"), page.verify_hash_dialog, None,
                                      tr("Verify a SHA3-256 hash and list its on-chain records"))
     window.act_cancel = _action(window, tr("&Cancel selected"), page.cancel_selected, "Esc")
     window.act_cancel_all = _action(window, tr("Cancel &all"), page.cancel_all)

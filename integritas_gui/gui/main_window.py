@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
-    QButtonGroup, QCheckBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox,
+    QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
     QPushButton, QRadioButton, QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -23,39 +22,11 @@ from integritas_gui.gui import actions
 from integritas_gui.gui import status_text as st
 from integritas_gui.gui.adapter import EngineBridge, TaskRunner
 from integritas_gui.gui.queue_model import QueueModel
-from integritas_gui.gui.queue_page import QueuePage
+from integritas_gui.gui.queue_page import KINDS, QueuePage, local_paths_from_urls
 from integritas_gui.gui.trial_banner import TrialBanner
 
 log = logging.getLogger(__name__)
 
-KINDS = ("stamp", "verify", "check")
-OPEN_DIR_KEY = "last_open_dir"
-
-
-def local_paths_from_urls(urls) -> list[str]:
-    return [url.toLocalFile() for url in urls if url.isLocalFile() and url.toLocalFile()]
-
-
-def parse_pasted(text: str) -> tuple[list[str], list[str], list[str]]:
-    """Split pasted text into (existing paths, 64-hex hashes, lines that are neither)."""
-    from integritas_gui.core.hexhash import normalise
-
-    paths, hashes, unknown = [], [], []
-    for raw in text.splitlines():
-        line = raw.strip().strip('"').strip("'")
-        if not line:
-            continue
-        if line.startswith("file://"):
-            line = QUrl(line).toLocalFile()
-        expanded = os.path.expanduser(line)
-        if os.path.exists(expanded):
-            paths.append(os.path.abspath(expanded))
-            continue
-        try:
-            hashes.append(normalise(line))
-        except Exception:
-            unknown.append(line)
-    return paths, hashes, unknown
 
 
 class MainWindow(QMainWindow):
@@ -152,8 +123,8 @@ class MainWindow(QMainWindow):
         bar.addSpacing(12)
         self.add_files_button = QPushButton(self.tr("Add files\u2026"), central)
         self.add_folder_button = QPushButton(self.tr("Add folder\u2026"), central)
-        self.add_files_button.clicked.connect(self.open_files)
-        self.add_folder_button.clicked.connect(self.open_folder)
+        self.add_files_button.clicked.connect(lambda: self.queue_page.open_files())
+        self.add_folder_button.clicked.connect(lambda: self.queue_page.open_folder())
         bar.addWidget(self.add_files_button)
         bar.addWidget(self.add_folder_button)
         from integritas_gui.gui.node_settings import stamp_with_combo
@@ -250,81 +221,10 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         self.add_paths(paths)
 
-    def _start_dir(self) -> str:
-        folder = self.settings.extra.get(OPEN_DIR_KEY)
-        return folder if folder and os.path.isdir(folder) else str(Path.home())
-
     def remember_dir(self, key: str, folder: str) -> None:
         if folder and self.settings.extra.get(key) != folder:
             self.settings.extra[key] = folder
             self._save_settings()
-
-    def open_files(self, kind: str | None = None) -> None:
-        kind = kind if kind in KINDS else None
-        title = {
-            "stamp": self.tr("Choose files to stamp"), "verify": self.tr("Choose files to verify"),
-            "check": self.tr("Choose files to check"),
-        }[kind or self.drop_kind]
-        files, _ = QFileDialog.getOpenFileNames(self, title, self._start_dir())
-        if files:
-            self.remember_dir(OPEN_DIR_KEY, os.path.dirname(files[0]))
-            self.add_paths(files, kind)
-
-    def open_folder(self, kind: str | None = None) -> None:
-        kind = kind if kind in KINDS else None
-        folder = QFileDialog.getExistingDirectory(self, self.tr("Choose a folder"), self._start_dir())
-        if folder:
-            self.remember_dir(OPEN_DIR_KEY, os.path.dirname(folder))
-            self.add_paths([folder], kind)
-
-    def paste_paths(self) -> None:
-        text = QGuiApplication.clipboard().text()
-        paths, hashes, unknown = parse_pasted(text)
-        if paths:
-            self.add_paths(paths)
-        hash_kind = "verify" if self.drop_kind == "verify" else "check"
-        for sha3 in hashes:
-            self.add_hash(hash_kind, sha3)
-        if unknown:
-            self.statusBar().showMessage(
-                self.tr("{n} pasted line(s) are neither an existing file nor a SHA3-256 hash: {first}").format(
-                    n=len(unknown), first=unknown[0][:60]), 8000)
-        elif not paths and not hashes:
-            self.statusBar().showMessage(self.tr("The clipboard holds no file paths or hashes."), 5000)
-
-    def run_action(self, kind: str) -> None:
-        """Stamp/verify/check the selected files, or pick files when none is selected."""
-        paths = [row.path for row in self.queue_page.selected_rows() if row.path]
-        hashes = [row.sha3_256 for row in self.queue_page.selected_rows() if not row.path and row.sha3_256]
-        if not paths and not hashes:
-            self.open_files(kind)
-            return
-        if paths:
-            self.add_paths(paths, kind)
-        for sha3 in hashes:
-            self.add_hash("check" if kind == "stamp" else kind, sha3)
-
-    def _ask_hash(self, title: str) -> str | None:
-        from integritas_gui.core.hexhash import normalise
-
-        text, ok = QInputDialog.getText(self, title, self.tr("SHA3-256 hash (64 hex characters):"))
-        if not ok or not text.strip():
-            return None
-        try:
-            return normalise(text.strip())
-        except Exception as exc:
-            self.statusBar().showMessage(getattr(exc, "message", None) or str(exc), 8000)
-            return None
-
-    def check_hash_dialog(self) -> None:
-        sha3 = self._ask_hash(self.tr("Check a hash"))
-        if sha3:
-            self.add_hash("check", sha3)
-
-    def verify_hash_dialog(self) -> None:
-        sha3 = self._ask_hash(self.tr("Verify a hash"))
-        if sha3:
-            self.add_hash("verify", sha3)
 
     def update_actions(self) -> None:
         actions.update_enabled(self)

@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+    QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QProgressBar, QPushButton,
     QSplitter, QStackedWidget, QTableView, QVBoxLayout, QWidget,
 )
 
@@ -27,8 +27,36 @@ from integritas_gui.gui.queue_model import (
     ACTION, BLOCK, HASH, NAME, PROGRESS, SIZE, STATUS, QueueModel,
 )
 
+KINDS = ("stamp", "verify", "check")
 THROUGHPUT_WINDOW_S = 5.0
 REPORT_DIR_KEY = "last_report_dir"
+OPEN_DIR_KEY = "last_open_dir"
+
+
+def local_paths_from_urls(urls) -> list[str]:
+    return [url.toLocalFile() for url in urls if url.isLocalFile() and url.toLocalFile()]
+
+
+def parse_pasted(text: str) -> tuple[list[str], list[str], list[str]]:
+    """Split pasted text into (existing paths, 64-hex hashes, lines that are neither)."""
+    from integritas_gui.core.hexhash import normalise
+
+    paths, hashes, unknown = [], [], []
+    for raw in text.splitlines():
+        line = raw.strip().strip('"').strip("'")
+        if not line:
+            continue
+        if line.startswith("file://"):
+            line = QUrl(line).toLocalFile()
+        expanded = os.path.expanduser(line)
+        if os.path.exists(expanded):
+            paths.append(os.path.abspath(expanded))
+            continue
+        try:
+            hashes.append(normalise(line))
+        except Exception:
+            unknown.append(line)
+    return paths, hashes, unknown
 
 
 class QueueView(QTableView):
@@ -63,7 +91,7 @@ class QueueView(QTableView):
 class EmptyQueue(QWidget):
     """What the queue shows before the first file: where to drop, and the buttons to pick."""
 
-    def __init__(self, window, parent=None):
+    def __init__(self, page: "QueuePage", parent=None):
         super().__init__(parent)
         self.setObjectName("emptyQueue")
         layout = QVBoxLayout(self)
@@ -86,8 +114,8 @@ class EmptyQueue(QWidget):
         buttons.addStretch(1)
         self.open_files = QPushButton(self.tr("Choose files\u2026"), self)
         self.open_folder = QPushButton(self.tr("Choose a folder\u2026"), self)
-        self.open_files.clicked.connect(window.open_files)
-        self.open_folder.clicked.connect(window.open_folder)
+        self.open_files.clicked.connect(page.open_files)
+        self.open_folder.clicked.connect(page.open_folder)
         buttons.addWidget(self.open_files)
         buttons.addWidget(self.open_folder)
         buttons.addStretch(1)
@@ -116,7 +144,7 @@ class QueuePage(QWidget):
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.queue_stack = QStackedWidget(self.splitter)
-        self.empty_queue = EmptyQueue(window, self.queue_stack)
+        self.empty_queue = EmptyQueue(self, self.queue_stack)
         self.queue_view = QueueView(self.model, self.queue_stack)
         self.queue_view.setObjectName("queueView")
         self.queue_view.setAccessibleName(self.tr("Queue of files"))
@@ -218,6 +246,78 @@ class QueuePage(QWidget):
             row = self.model.row_for_job(details.job_id)
             if row is not None and row.state == details.state:
                 self.detail_panel.update_status(row.state, row.status())
+
+    # ---- adding work: open, paste, hashes -----------------------------------------------------
+    def _start_dir(self) -> str:
+        folder = self.main.settings.extra.get(OPEN_DIR_KEY)
+        return folder if folder and os.path.isdir(folder) else str(Path.home())
+
+    def open_files(self, kind: str | None = None) -> None:
+        kind = kind if kind in KINDS else None
+        title = {
+            "stamp": self.tr("Choose files to stamp"), "verify": self.tr("Choose files to verify"),
+            "check": self.tr("Choose files to check"),
+        }[kind or self.main.drop_kind]
+        files, _ = QFileDialog.getOpenFileNames(self.main, title, self._start_dir())
+        if files:
+            self.main.remember_dir(OPEN_DIR_KEY, os.path.dirname(files[0]))
+            self.main.add_paths(files, kind)
+
+    def open_folder(self, kind: str | None = None) -> None:
+        kind = kind if kind in KINDS else None
+        folder = QFileDialog.getExistingDirectory(self.main, self.tr("Choose a folder"), self._start_dir())
+        if folder:
+            self.main.remember_dir(OPEN_DIR_KEY, os.path.dirname(folder))
+            self.main.add_paths([folder], kind)
+
+    def paste_paths(self) -> None:
+        text = QGuiApplication.clipboard().text()
+        paths, hashes, unknown = parse_pasted(text)
+        if paths:
+            self.main.add_paths(paths)
+        hash_kind = "verify" if self.main.drop_kind == "verify" else "check"
+        for sha3 in hashes:
+            self.main.add_hash(hash_kind, sha3)
+        if unknown:
+            self.main.statusBar().showMessage(
+                self.tr("{n} pasted line(s) are neither an existing file nor a SHA3-256 hash: {first}").format(
+                    n=len(unknown), first=unknown[0][:60]), 8000)
+        elif not paths and not hashes:
+            self.main.statusBar().showMessage(self.tr("The clipboard holds no file paths or hashes."), 5000)
+
+    def run_action(self, kind: str) -> None:
+        """Stamp/verify/check the selected files, or pick files when none is selected."""
+        paths = [row.path for row in self.selected_rows() if row.path]
+        hashes = [row.sha3_256 for row in self.selected_rows() if not row.path and row.sha3_256]
+        if not paths and not hashes:
+            self.open_files(kind)
+            return
+        if paths:
+            self.main.add_paths(paths, kind)
+        for sha3 in hashes:
+            self.main.add_hash("check" if kind == "stamp" else kind, sha3)
+
+    def _ask_hash(self, title: str) -> str | None:
+        from integritas_gui.core.hexhash import normalise
+
+        text, ok = QInputDialog.getText(self.main, title, self.tr("SHA3-256 hash (64 hex characters):"))
+        if not ok or not text.strip():
+            return None
+        try:
+            return normalise(text.strip())
+        except Exception as exc:
+            self.main.statusBar().showMessage(getattr(exc, "message", None) or str(exc), 8000)
+            return None
+
+    def check_hash_dialog(self) -> None:
+        sha3 = self._ask_hash(self.tr("Check a hash"))
+        if sha3:
+            self.main.add_hash("check", sha3)
+
+    def verify_hash_dialog(self) -> None:
+        sha3 = self._ask_hash(self.tr("Verify a hash"))
+        if sha3:
+            self.main.add_hash("verify", sha3)
 
     # ---- queue control -------------------------------------------------------------------------
     def selected_rows(self):
