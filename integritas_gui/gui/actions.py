@@ -51,8 +51,11 @@ def build_actions(window) -> None:
     window.act_remove = _action(window, tr("Re&move selected"), page.remove_selected, key.Delete)
     window.act_clear = _action(window, tr("Clear &finished"), page.clear_finished, "Ctrl+Shift+L")
     window.act_reveal = _action(window, tr("Show in &folder"), page.reveal_selected)
-    window.act_history = _action(window, tr("&History"), window.show_history, "Ctrl+H",
+    window.act_queue = _action(window, tr("&Queue"), window.show_queue, "Ctrl+1",
+                               tr("The files being stamped, checked or verified now"))
+    window.act_history = _action(window, tr("&History"), window.show_history, "Ctrl+2",
                                  tr("Every stamp, check and verification so far"))
+    window.act_history.setShortcuts([QKeySequence("Ctrl+2"), QKeySequence("Ctrl+H")])
     window.act_settings = _action(window, tr("&Settings\u2026"), window.show_settings, key.Preferences)
     if window.act_settings.shortcut().isEmpty():
         window.act_settings.setShortcut(QKeySequence("Ctrl+,"))
@@ -78,7 +81,7 @@ def build_menus(window) -> None:
     actions_menu.addActions([window.act_cancel, window.act_cancel_all, window.act_retry, window.act_remove,
                              window.act_clear, window.act_reveal])
     view_menu = bar.addMenu(tr("&View"))
-    view_menu.addAction(window.act_history)
+    view_menu.addActions([window.act_queue, window.act_history])
     settings_menu = bar.addMenu(tr("&Settings"))
     settings_menu.addAction(window.act_settings)
     help_menu = bar.addMenu(tr("&Help"))

@@ -27,6 +27,8 @@ from integritas_gui.gui.trial_banner import TrialBanner
 
 log = logging.getLogger(__name__)
 
+NEW_WORK_STATES = frozenset({"queued", "hashing"})  # a job (re)starting: earlier summaries are stale
+
 
 
 class MainWindow(QMainWindow):
@@ -48,6 +50,7 @@ class MainWindow(QMainWindow):
         self._restart_when_idle = False
         self._closing = False
         self.history_view = None
+        self._summary_shown: str | None = None  # the status bar's batch summary, until new work starts
 
         self.setWindowTitle(APP_NAME)
         self.setObjectName("mainWindow")
@@ -148,6 +151,13 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.queue_page = QueuePage(self, self.model, self.tabs)
         self.tabs.addTab(self.queue_page, self.tr("Queue"))
+        # The History tab is there from the start; its view is built when first shown.
+        self.history_page = QWidget(self.tabs)
+        self.history_page.setObjectName("historyPage")
+        history_layout = QVBoxLayout(self.history_page)
+        history_layout.setContentsMargins(0, 6, 0, 0)
+        self.tabs.addTab(self.history_page, self.tr("History"))
+        self.tabs.currentChanged.connect(self._tab_changed)
         outer.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.service_label = QLabel(self)
@@ -234,6 +244,8 @@ class MainWindow(QMainWindow):
     def on_updates(self, updates: list) -> None:
         self.model.apply_updates(updates)
         self.queue_page.apply_updates(updates)
+        if self._summary_shown and any(update.state in NEW_WORK_STATES for update in updates):
+            self._drop_summary()
         self.update_actions()
         self._check_batch_confirmed()
         if self._restart_when_idle and self.model.active_count() == 0:
@@ -251,10 +263,17 @@ class MainWindow(QMainWindow):
             self.batch_confirmed.emit(confirmed)
 
     def notify(self, title: str, text: str) -> None:
+        """A batch's outcome: in the status bar until new work starts (and in the tray)."""
         self.notifications.append((title, text))
-        self.statusBar().showMessage(f"{title}: {text}", 10000)
+        self._summary_shown = f"{title}: {text}"
+        self.statusBar().showMessage(self._summary_shown, 10000)
         if self.tray is not None and self.settings.notifications:
             self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
+
+    def _drop_summary(self) -> None:
+        if self.statusBar().currentMessage() == self._summary_shown:
+            self.statusBar().clearMessage()  # the queue's live progress speaks for the new work
+        self._summary_shown = None
 
     def _save_settings(self) -> None:
         try:
@@ -352,6 +371,7 @@ class MainWindow(QMainWindow):
                                                 settings_path=old.settings_path)
         self.bridge = self._start_engine(self.services)
         self._apply_trial_state()
+        self._drop_history_view()
         self.services_changed.emit()
         if not force_sandbox:  # else the message saying why stays
             self.statusBar().showMessage(
@@ -378,13 +398,30 @@ class MainWindow(QMainWindow):
             self.engine_notices.append((state, text))
             self.statusBar().showMessage(text, 0 if state != "ready" else 15000)
 
-    def show_history(self) -> None:
-        from integritas_gui.gui.history_view import HistoryView
+    def show_queue(self) -> None:
+        self.tabs.setCurrentWidget(self.queue_page)
 
+    def show_history(self) -> None:
+        self.tabs.setCurrentWidget(self.history_page)
+
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is not self.history_page:
+            return
         if self.history_view is None:
-            self.history_view = HistoryView(self.services, self.tabs)
-            self.tabs.addTab(self.history_view, self.tr("History"))
-        self.tabs.setCurrentWidget(self.history_view)
+            from integritas_gui.gui.history_view import HistoryView
+
+            self.history_view = HistoryView(self.services, self.history_page)
+            self.history_page.layout().addWidget(self.history_view)
+        else:
+            self.history_view.refresh()  # what finished since it was last shown
+
+    def _drop_history_view(self) -> None:
+        """The history view reads the session's history store: a new session needs a new view."""
+        if self.history_view is not None:
+            self.history_view.deleteLater()
+            self.history_view = None
+            if self.tabs.currentWidget() is self.history_page:
+                self._tab_changed(self.tabs.currentIndex())
 
     def open_log_folder(self) -> None:
         folder = os.path.dirname(self.log_path) if self.log_path else str(self.services.dirs.logs)
