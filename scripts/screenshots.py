@@ -148,6 +148,13 @@ def main() -> int:
     show(changed.job_id, "done")
     shot("verify-changed-segments")
 
+    # The History tab beside the Queue: every stamp, check and verification so far.
+    window.show_history()
+    wait_until(lambda: window.history_view is not None and window.history_view.model.rowCount() > 0,
+               what="history rows")
+    shot("history")
+    window.show_queue()
+
     # Errors sit next to their file: a file that vanished, and the service going away.
     gone = files / "Draft (deleted).txt"
     window.add_paths([gone], "verify")

@@ -411,6 +411,7 @@ class MainWindow(QMainWindow):
             from integritas_gui.gui.history_view import HistoryView
 
             self.history_view = HistoryView(self.services, self.history_page)
+            self.history_view.layout().setContentsMargins(0, 0, 0, 0)  # lined up with the Queue tab
             self.history_page.layout().addWidget(self.history_view)
         else:
             self.history_view.refresh()  # what finished since it was last shown
