@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+import os
 
-from integritas_gui import APP_NAME
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QMenu, QMessageBox
+
+from integritas_gui import APP_NAME, __version__
 from integritas_gui.gui import status_text as st
 
 
@@ -60,8 +63,8 @@ def build_actions(window) -> None:
     if window.act_settings.shortcut().isEmpty():
         window.act_settings.setShortcut(QKeySequence("Ctrl+,"))
     window.act_welcome = _action(window, tr("&Welcome screen\u2026"), window.show_first_run)
-    window.act_log = _action(window, tr("Open &log folder"), window.open_log_folder)
-    window.act_about = _action(window, tr("&About {app}").format(app=APP_NAME), window.show_about)
+    window.act_log = _action(window, tr("Open &log folder"), lambda: open_log_folder(window))
+    window.act_about = _action(window, tr("&About {app}").format(app=APP_NAME), lambda: show_about(window))
 
 
 def build_menus(window) -> None:
@@ -88,6 +91,22 @@ def build_menus(window) -> None:
     help_menu.addActions([window.act_welcome, window.act_log])
     help_menu.addSeparator()
     help_menu.addAction(window.act_about)
+
+
+def open_log_folder(window) -> None:
+    folder = os.path.dirname(window.log_path) if window.log_path else str(window.services.dirs.logs)
+    QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+
+
+def show_about(window) -> None:
+    tr = window.tr
+    services = window.services
+    mode = (tr("Trial mode: the local sandbox, not a real blockchain.") if services.trial
+            else tr("Service: {url}").format(url=services.base_url))
+    QMessageBox.about(window, tr("About {app}").format(app=APP_NAME), tr(
+        "<h3>{app} {version}</h3><p>Timestamp files on the Minima blockchain through Integritas, "
+        "and verify them later. Only each file's SHA3-256 fingerprint leaves this computer.</p>"
+        "<p>{mode}</p>").format(app=APP_NAME, version=__version__, mode=mode))
 
 
 def popup_queue_menu(window, position) -> None:

@@ -1,22 +1,22 @@
-"""The main window: drop files, stamp, follow, verify, see the evidence.
+"""The main window: frames the Queue and History tabs, the add bar, the status bar and the tray.
 
-The engine runs in a child process (``EngineBridge``); history reads run on ``TaskRunner``'s threads.
-The window only shows state it receives as batched ``JobUpdate``s.
+The engine runs in a child process (``EngineBridge``, started and restarted here); history reads run
+on ``TaskRunner``'s threads. The window only shows state it receives as batched ``JobUpdate``s. The
+Queue tab is ``queue_page``, the actions and menus ``actions``, the sandbox warning ``trial_banner``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
-from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
-    QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-    QPushButton, QRadioButton, QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget,
+    QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QMainWindow, QPushButton, QRadioButton,
+    QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from integritas_gui import APP_NAME, __version__
+from integritas_gui import APP_NAME
 from integritas_gui.core.settings import save_settings
 from integritas_gui.gui import actions
 from integritas_gui.gui import status_text as st
@@ -423,18 +423,6 @@ class MainWindow(QMainWindow):
             self.history_view = None
             if self.tabs.currentWidget() is self.history_page:
                 self._tab_changed(self.tabs.currentIndex())
-
-    def open_log_folder(self) -> None:
-        folder = os.path.dirname(self.log_path) if self.log_path else str(self.services.dirs.logs)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
-
-    def show_about(self) -> None:
-        mode = (self.tr("Trial mode: the local sandbox, not a real blockchain.") if self.services.trial
-                else self.tr("Service: {url}").format(url=self.services.base_url))
-        QMessageBox.about(self, self.tr("About {app}").format(app=APP_NAME), self.tr(
-            "<h3>{app} {version}</h3><p>Timestamp files on the Minima blockchain through Integritas, "
-            "and verify them later. Only each file's SHA3-256 fingerprint leaves this computer.</p>"
-            "<p>{mode}</p>").format(app=APP_NAME, version=__version__, mode=mode))
 
     # ---- start and stop ------------------------------------------------------------------------
     def resume_unfinished(self) -> None:
