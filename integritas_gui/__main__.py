@@ -164,7 +164,7 @@ def _smoke_test(app, window) -> int:
         if result["turns"] < SMOKE_TEST_TURNS:
             QTimer.singleShot(0, turn)
             return
-        result["ok"] = window.queue_view.model() is not None
+        result["ok"] = window.queue_page.queue_view.model() is not None
         finish()
 
     QTimer.singleShot(0, turn)

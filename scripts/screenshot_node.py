@@ -65,10 +65,10 @@ def main() -> int:
         raise SystemExit(f"timed out waiting for the {kind} of {path.name}")
 
     def shot(job_id: int, state: str, name: str) -> None:
-        window.select_job(job_id)
+        window.queue_page.select_job(job_id)
         end = time.monotonic() + 30
-        while not (window.detail_panel.details and window.detail_panel.details.job_id == job_id
-                   and window.detail_panel.details.state == state):
+        while not (window.queue_page.detail_panel.details and window.queue_page.detail_panel.details.job_id == job_id
+                   and window.queue_page.detail_panel.details.state == state):
             if time.monotonic() > end:
                 raise SystemExit("the detail panel did not show the job")
             pump(0.05)

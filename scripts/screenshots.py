@@ -78,10 +78,10 @@ def main() -> int:
         return [r for r in window.model.rows() if all(getattr(r, k) == v for k, v in want.items())]
 
     def show(job_id: int, state: str) -> None:
-        window.select_job(job_id)
-        wait_until(lambda: window.detail_panel.details is not None
-                   and window.detail_panel.details.job_id == job_id
-                   and window.detail_panel.details.state == state, what=f"details of {job_id}")
+        window.queue_page.select_job(job_id)
+        wait_until(lambda: window.queue_page.detail_panel.details is not None
+                   and window.queue_page.detail_panel.details.job_id == job_id
+                   and window.queue_page.detail_panel.details.state == state, what=f"details of {job_id}")
 
     files = work / "files"
     files.mkdir()
@@ -125,10 +125,10 @@ def main() -> int:
     show(rows(path=str(footage))[0].job_id, "hashing")
     pump(1.0)
     shot("hashing")
-    window.select_job(rows(path=str(footage))[0].job_id)
-    window.cancel_selected()
+    window.queue_page.select_job(rows(path=str(footage))[0].job_id)
+    window.queue_page.cancel_selected()
     wait_until(lambda: rows(path=str(footage))[0].state == "cancelled", what="cancel")
-    window.remove_selected()
+    window.queue_page.remove_selected()
 
     # Verify the contract: full match, with its record and segment map.
     window.add_paths([contract], "verify")
@@ -147,6 +147,13 @@ def main() -> int:
     changed = rows(path=str(photos), kind="verify")[0]
     show(changed.job_id, "done")
     shot("verify-changed-segments")
+
+    # The History tab beside the Queue: every stamp, check and verification so far.
+    window.show_history()
+    wait_until(lambda: window.history_view is not None and window.history_view.model.rowCount() > 0,
+               what="history rows")
+    shot("history")
+    window.show_queue()
 
     # Errors sit next to their file: a file that vanished, and the service going away.
     gone = files / "Draft (deleted).txt"

@@ -70,4 +70,4 @@ def test_a_node_status_false_as_text_fails_the_stamp_plainly(qtbot, make_window,
     assert "nothing was anchored" in text and "Stamp the file again later." in text
     qtbot.wait(int(ConfirmPolicy.for_block_time(TEST_BLOCK_TIME).first_delay * 1000) + 300)
     assert (stats(sandbox)["checks"], stats(sandbox)["verifications"]) == (0, 0)  # never followed
-    assert window.retry_button.isEnabled()
+    assert window.queue_page.retry_button.isEnabled()

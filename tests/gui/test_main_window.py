@@ -58,15 +58,15 @@ def wait_row(qtbot, window, path, states, kind=None, timeout=WAIT_MS):
 
 
 def show_details(qtbot, window, job_id, state):
-    assert window.select_job(job_id)
-    qtbot.waitUntil(lambda: window.detail_panel.details is not None
-                    and window.detail_panel.details.job_id == job_id
-                    and window.detail_panel.details.state == state, timeout=WAIT_MS)
-    return window.detail_panel
+    assert window.queue_page.select_job(job_id)
+    qtbot.waitUntil(lambda: window.queue_page.detail_panel.details is not None
+                    and window.queue_page.detail_panel.details.job_id == job_id
+                    and window.queue_page.detail_panel.details.state == state, timeout=WAIT_MS)
+    return window.queue_page.detail_panel
 
 
 def wait_overall(qtbot, window, text):
-    qtbot.waitUntil(lambda: text in window.overall_label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: text in window.queue_page.overall_label.text(), timeout=5000)
 
 
 def status_cell(window, job_id):
@@ -83,12 +83,12 @@ def test_drop_stamp_confirmed_with_block_and_notification(qtbot, make_window, tm
     window = make_window()
     assert window.trial_banner.isVisible()
     assert "Sandbox: nothing here is on a real blockchain" in window.trial_banner.title.text()
-    assert window.queue_stack.currentWidget() is window.empty_queue
+    assert window.queue_page.queue_stack.currentWidget() is window.queue_page.empty_queue
     files = [make_file(tmp_path, f"doc{i}.bin", 50_000 + i, seed=i) for i in range(3)]
     with qtbot.waitSignal(window.batch_confirmed, timeout=WAIT_MS) as confirmed:
         drop(window, files)
         qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=WAIT_MS)
-        assert window.queue_stack.currentWidget() is window.queue_view
+        assert window.queue_page.queue_stack.currentWidget() is window.queue_page.queue_view
         # While the stamps wait for a block, rows say so with the time elapsed.
         qtbot.waitUntil(lambda: any(r.state == "pending" for r in window.model.rows()) or
                         all(r.state == "confirmed" for r in window.model.rows()), timeout=WAIT_MS)
@@ -139,7 +139,7 @@ def test_verify_stamped_file_full_match_with_records_and_copy(qtbot, make_window
     window = make_window()
     path = make_file(tmp_path, "contract.pdf", 150_000)
     stamped = stamp_and_confirm(qtbot, window, path)
-    window.select_job(stamped.job_id)
+    window.queue_page.select_job(stamped.job_id)
     window.act_verify.trigger()  # verifies the selected file
     row = wait_row(qtbot, window, path, {"done"}, kind="verify")
     assert row.outcome == "full match"
@@ -163,7 +163,7 @@ def test_verify_stamped_file_full_match_with_records_and_copy(qtbot, make_window
     assert data.file_size == 150_000 and data.matched == ((0, 150_000),)
     assert data.changed == ()  # a receipt (the stamp in this history) exists and nothing changed
     # Copy hash from the queue (Ctrl+C on the selection).
-    window.queue_view.setFocus()
+    window.queue_page.queue_view.setFocus()
     window.act_copy_hash.trigger()
     assert QGuiApplication.clipboard().text() == row.sha3_256
 
@@ -220,7 +220,7 @@ def test_report_download_open_and_save(qtbot, make_window, tmp_path):
     assert panel.open_report_button.isVisible() and panel.save_report_button.isVisible()
     dest = tmp_path / "saved" / "my-report.pdf"
     dest.parent.mkdir()
-    assert window.save_report_as(report_path, str(dest)) == str(dest)
+    assert window.queue_page.save_report_as(report_path, str(dest)) == str(dest)
     assert dest.read_bytes() == Path(report_path).read_bytes()
     qtbot.waitUntil(lambda: window.services.history.get_job(job_id).report_path == str(dest), timeout=5000)
     assert window.settings.extra["last_report_dir"] == str(dest.parent)
@@ -235,21 +235,21 @@ def test_cancel_mid_hash_then_retry_and_remove(qtbot, make_window, tmp_path):
     row = wait_row(qtbot, window, big, {"hashing"})
     qtbot.waitUntil(lambda: row.bytes_done > 0, timeout=WAIT_MS)
     wait_overall(qtbot, window, "Hashing")
-    window.select_job(row.job_id)
-    assert window.cancel_button.isEnabled()
-    window.cancel_button.click()
+    window.queue_page.select_job(row.job_id)
+    assert window.queue_page.cancel_button.isEnabled()
+    window.queue_page.cancel_button.click()
     wait_row(qtbot, window, big, {"cancelled"})
     assert status_cell(window, row.job_id) == "Cancelled"
     assert row.bytes_done < row.bytes_total
-    qtbot.waitUntil(lambda: window.retry_button.isEnabled(), timeout=5000)
-    window.retry_button.click()
+    qtbot.waitUntil(lambda: window.queue_page.retry_button.isEnabled(), timeout=5000)
+    window.queue_page.retry_button.click()
     wait_row(qtbot, window, big, {"queued", "hashing"})
-    window.cancel_selected()
+    window.queue_page.cancel_selected()
     wait_row(qtbot, window, big, {"cancelled"})
-    window.select_job(row.job_id)
-    window.remove_button.click()
+    window.queue_page.select_job(row.job_id)
+    window.queue_page.remove_button.click()
     assert window.model.rowCount() == 0
-    assert window.queue_stack.currentWidget() is window.empty_queue
+    assert window.queue_page.queue_stack.currentWidget() is window.queue_page.empty_queue
 
 
 def free_port() -> int:
@@ -273,7 +273,7 @@ def test_service_down_shown_next_to_the_file(qtbot, make_window, tmp_path, monke
     panel = show_details(qtbot, window, row.job_id, "failed")
     assert panel.banner.title.text() == "Failed" and panel.banner.text.text() == row.error
     assert panel.report_button.isHidden()  # nothing to report on a stamp that never left
-    assert window.retry_button.isEnabled()
+    assert window.queue_page.retry_button.isEnabled()
     wait_overall(qtbot, window, "1 failed")
 
 
@@ -321,7 +321,7 @@ def test_menus_shortcuts_and_accessible_names(qtbot, make_window):
     assert window.act_stamp.shortcut().toString() == "Ctrl+T"
     assert window.act_verify.shortcut().toString() == "Ctrl+E"
     assert window.act_copy_hash.shortcut().toString() == "Ctrl+C"
-    for widget in (window.queue_view, window.overall_bar, window.detail_panel, window.trial_banner):
+    for widget in (window.queue_page.queue_view, window.queue_page.overall_bar, window.queue_page.detail_panel, window.trial_banner):
         assert widget.accessibleName()
 
 

@@ -70,19 +70,19 @@ def test_ten_thousand_rows_stay_responsive(qtbot, make_window, tmp_path):
     assert window.notifications and "10000 files" in window.notifications[-1][1]
 
     # Scroll to the end and back, select everything, then clear the finished rows.
-    view = window.queue_view
+    view = window.queue_page.queue_view
     feeding_worst = max(gaps)
     view.scrollToBottom()
     qtbot.wait(50)
     view.scrollToTop()
     acted = time.monotonic()
     view.selectAll()
-    window.copy_hash()
+    window.queue_page.copy_hash()
     acted = time.monotonic() - acted
     assert len(QGuiApplication.clipboard().text().splitlines()) == ROWS
     qtbot.wait(50)
     cleared = time.monotonic()
-    window.clear_button.click()
+    window.queue_page.clear_button.click()
     cleared = time.monotonic() - cleared
     qtbot.wait(100)
     heartbeat.stop()

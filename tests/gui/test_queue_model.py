@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from integritas_gui.core.engine import JobUpdate
-from integritas_gui.gui.main_window import QueueView
 from integritas_gui.gui.queue_model import BLOCK, JOB_ID_ROLE, NAME, PROGRESS, SIZE, STATUS, QueueModel
+from integritas_gui.gui.queue_page import QueueView
 
 ROWS = 2_000
 
