@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from integritas_gui.core.errors import Cancelled, FileProblem, IntegritasError, StoreError
 from integritas_gui.core.follow import (  # ConfirmPolicy and AWAITING_BLOCK: callers import them from here
@@ -34,9 +34,9 @@ from integritas_gui.core.follow import (  # ConfirmPolicy and AWAITING_BLOCK: ca
 )
 from integritas_gui.core.history import History, Job, utc_now
 from integritas_gui.core.job_update import JobUpdate  # re-exported: what subscribers receive
-from integritas_gui.core.receipts import read_receipt, sidecar_path
+from integritas_gui.core.verify_reference import compare_with_reference, known_digest, reference_for
 
-__all__ = ["AWAITING_BLOCK", "ConfirmPolicy", "Engine", "JobUpdate", "changed_ranges"]
+__all__ = ["AWAITING_BLOCK", "ConfirmPolicy", "Engine", "JobUpdate"]
 
 log = logging.getLogger(__name__)
 
@@ -51,25 +51,6 @@ class _Active:
     path: str | None
     cancel: threading.Event = field(default_factory=threading.Event)
     polls: int = 0  # verify answers without a block so far (the backoff of a found stamp)
-
-
-def changed_ranges(segment_size: int, then_size: int, then_segments: Sequence[str],
-                   now_size: int, now_segments: Sequence[str]) -> list[tuple[int, int]]:
-    """Byte ranges (offset, length) of the file now that differ from what was recorded then,
-    adjacent segments merged; bytes cut off the end count as a changed range at the new end."""
-    ranges: list[tuple[int, int]] = []
-    for index in range(max(len(then_segments), len(now_segments))):
-        then = then_segments[index] if index < len(then_segments) else None
-        now = now_segments[index] if index < len(now_segments) else None
-        if then == now:
-            continue
-        offset = index * segment_size
-        length = max(min(segment_size, max(now_size, then_size) - offset), 0)
-        if ranges and ranges[-1][0] + ranges[-1][1] == offset:
-            ranges[-1] = (ranges[-1][0], ranges[-1][1] + length)
-        else:
-            ranges.append((offset, length))
-    return ranges
 
 
 def _recordable(item: Any) -> Any:
@@ -423,32 +404,13 @@ class Engine(FollowUp):
                 self._active[job_id] = _Active(kind, path)
         self._run(self._hash_pool, job_id, self._hash_step)
 
-    def _reference_for(self, job: Job) -> dict[str, Any] | None:
-        """What a verification compares the file with: its sidecar receipt, else the newest stamp
-        of the same path in this history. None when the file was never stamped here."""
-        sidecar = sidecar_path(job.path)
-        if sidecar.exists():
-            try:
-                receipt = read_receipt(sidecar)
-                return {"source": str(sidecar), "segment_size": receipt.segment_size,
-                        "size": receipt.size, "sha3_256": receipt.sha3_256,
-                        "segments": tuple(receipt.segments)}
-            except IntegritasError as exc:
-                log.warning("Ignoring unreadable receipt %s: %s", sidecar, exc)
-        stamp = self.history.latest_for_path(job.path, "stamp", states=("pending", "confirmed"))
-        if stamp is None or stamp.segment_size is None:
-            return None
-        return {"source": f"history:{stamp.id}", "segment_size": stamp.segment_size,
-                "size": stamp.size, "sha3_256": stamp.sha3_256,
-                "segments": self.history.segments(stamp.id)}
-
     def _hash_step(self, job_id: int) -> None:
         from integritas_gui.core.hashing import hash_file
 
         if self._stop_if_cancelled(job_id):
             return
         job = self._commit(job_id, state="hashing", error=None, error_kind=None)
-        reference = self._reference_for(job) if job.kind == "verify" else None
+        reference = reference_for(self.history, job.path) if job.kind == "verify" else None
         segment_size = reference["segment_size"] if reference else self.segment_size
         with self._lock:
             active = self._active.get(job_id)
@@ -460,7 +422,7 @@ class Engine(FollowUp):
             self._emit(JobUpdate(job_id, job.kind, job.path, "hashing", done, total))
 
         try:
-            digest = self._known_digest(job, reference) if job.options.get("report") else None
+            digest = known_digest(self.history, job, reference) if job.options.get("report") else None
             if digest is None:
                 digest = hash_file(job.path, segment_size=segment_size, progress=progress, cancel=cancel)
         except Cancelled:
@@ -481,57 +443,13 @@ class Engine(FollowUp):
                                f"(job {earlier.id}).")
             return
         if reference:
-            self.history.update(job_id, receipt_check=self._compare(reference, digest))
+            self.history.update(job_id, receipt_check=compare_with_reference(reference, digest))
         self._emit(JobUpdate.of(self.history.get_job(job_id, with_records=False)))
         self._submit(job_id)
 
-    def _known_digest(self, job: Job, reference: dict[str, Any] | None) -> Any:
-        """The digest this history already holds for the file, when the file is unchanged since
-        (same size, modification and status-change times): asking for a report then costs no read
-        of the file. None when it has to be hashed."""
-        from integritas_gui.core.hashing import FileDigest
-
-        try:
-            st = os.stat(job.path)
-        except OSError:
-            return None
-        candidates = [self.history.latest_for_path(job.path, kind, states=states) for kind, states in
-                      (("verify", ("done",)), ("stamp", ("pending", "confirmed")), ("check", ("done",)))]
-        for earlier in sorted((c for c in candidates if c is not None), key=lambda c: -c.id):
-            if not earlier.sha3_256 or earlier.ctime_ns is None or earlier.segment_size is None:
-                continue
-            if (earlier.size, earlier.mtime_ns, earlier.ctime_ns) != (st.st_size, st.st_mtime_ns,
-                                                                       st.st_ctime_ns):
-                return None  # the newest hash is of another version of the file
-            if reference is not None and earlier.segment_size != reference["segment_size"]:
-                continue
-            segments = self.history.segments(earlier.id)
-            if len(segments) != (earlier.segment_count or 0):
-                continue
-            log.info("Job %s: %s is unchanged since job %s hashed it; not read again", job.id,
-                     job.name, earlier.id)
-            return FileDigest(path=job.path, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                              sha3_256=earlier.sha3_256, blake3=earlier.blake3,
-                              segment_size=earlier.segment_size, segments=segments,
-                              segments_root=earlier.segments_root, ctime_ns=st.st_ctime_ns)
-        return None
     def _stamped_before(self, job: Job, sha3: str) -> Job | None:
         return next((j for j in self.history.stamps_of_hash(sha3)
                      if j.id != job.id and j.state not in ("failed", "cancelled")), None)
-
-    @staticmethod
-    def _compare(reference: dict[str, Any], digest: Any) -> dict[str, Any]:
-        ranges = changed_ranges(digest.segment_size, reference["size"] or 0, reference["segments"],
-                                digest.size, digest.segments)
-        same = reference["sha3_256"] == digest.sha3_256
-        return {
-            "status": "match" if same else "changed",
-            "source": reference["source"],
-            "segment_size": digest.segment_size,
-            "size_then": reference["size"],
-            "size_now": digest.size,
-            "changed": [] if same else [list(r) for r in ranges],
-        }
 
     # ---- step 2: submit ------------------------------------------------------------------------
     def _submit(self, job_id: int) -> None:
