@@ -24,6 +24,7 @@ from integritas_gui import __version__
 from integritas_gui.core import hexhash, report_download
 from integritas_gui.core.answers import (  # the result types are re-exported: callers import them from here
     CheckResult,
+    FileSegment,
     ReportLink,
     StampResult,
     VerifyResult,
@@ -38,7 +39,7 @@ from integritas_gui.core.model import ChainRecord  # re-exported: the one on-cha
 from integritas_gui.core.report_download import DEFAULT_REPORT_MAX_BYTES, REPORT_ATTEMPTS
 from integritas_gui.core.retry import MAX_HONOURED_WAIT, RETRYABLE_STATUSES, RateLimitGate, backoff_delay
 
-__all__ = ["ChainRecord", "CheckResult", "IntegritasClient", "ReportLink", "ServiceError",
+__all__ = ["ChainRecord", "CheckResult", "FileSegment", "IntegritasClient", "ReportLink", "ServiceError",
            "StampResult", "VerifyResult", "is_loopback_host", "report_may_exist"]
 
 log = logging.getLogger(__name__)
