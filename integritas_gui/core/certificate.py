@@ -101,7 +101,7 @@ def explorer_links(record: ChainRecord) -> dict[str, str]:
 
 def is_sandbox_url(base_url: str | None) -> bool:
     """A service on this computer (the local sandbox): its records are not on a real blockchain."""
-    from integritas_gui.core.client import is_loopback_host
+    from integritas_gui.core.loopback import is_loopback_host
 
     if not base_url:
         return False

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import heapq
 import itertools
 import logging
@@ -22,74 +21,26 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from integritas_gui.core.errors import Cancelled, FileProblem, IntegritasError, StoreError
+from integritas_gui.core.follow import (  # ConfirmPolicy and AWAITING_BLOCK: callers import them from here
+    AWAITING_BLOCK,
+    AWAITING_BLOCK_TEXT,
+    ConfirmPolicy,
+    FollowUp,
+    _Follow,
+)
 from integritas_gui.core.history import History, Job, utc_now
-from integritas_gui.core.receipts import read_receipt, sidecar_path, write_receipt
+from integritas_gui.core.job_update import JobUpdate  # re-exported: what subscribers receive
+from integritas_gui.core.verify_reference import compare_with_reference, known_digest, reference_for
+
+__all__ = ["AWAITING_BLOCK", "ConfirmPolicy", "Engine", "JobUpdate"]
 
 log = logging.getLogger(__name__)
 
 INSERT_CHUNK = 1000
-
-# A pending stamp the service has found (check) but whose block verify does not list yet.
-AWAITING_BLOCK = "awaiting_block"
-AWAITING_BLOCK_TEXT = "Found, waiting for the block details. The app asks again shortly."
-
-
-@dataclass(frozen=True)
-class ConfirmPolicy:
-    """How a stamp is followed until it is in a block (Minima: ~50 s blocks, confirmed in 1-3 min)."""
-
-    first_delay: float = 10.0
-    interval: float = 10.0
-    max_interval: float = 60.0
-    backoff: float = 1.5
-    pending_after: float = 300.0  # past this the stamp is still "pending", with a note; never "failed"
-
-    @property
-    def settled_after(self) -> float:
-        """By then a stamp the service received is normally on chain (Minima: within 3 min)."""
-        return self.first_delay + 3 * self.max_interval
-
-    @classmethod
-    def for_block_time(cls, block_time: float) -> "ConfirmPolicy":
-        """A policy scaled to a (sandbox) chain whose blocks come every ``block_time`` seconds."""
-        if block_time >= 50:
-            return cls()
-        step = max(0.05, block_time * 0.6)
-        return cls(first_delay=block_time * 1.2, interval=step, max_interval=max(step, block_time * 4),
-                   pending_after=max(30.0, block_time * 6))
-
-
-@dataclass(frozen=True)
-class JobUpdate:
-    job_id: int
-    kind: str
-    path: str | None
-    state: str
-    bytes_done: int = 0
-    bytes_total: int = 0
-    sha3_256: str | None = None
-    outcome: str | None = None
-    error: str | None = None
-    block_number: int | None = None
-    block_date: str | None = None
-    note: str | None = None  # e.g. "still pending after 5 minutes"
-    error_kind: str | None = None  # with state "pending": AWAITING_BLOCK once the service found it
-
-    @classmethod
-    def of(cls, job: Job, **override: Any) -> "JobUpdate":
-        values = dict(
-            job_id=job.id, kind=job.kind, path=job.path, state=job.state, sha3_256=job.sha3_256,
-            outcome=job.outcome, error=job.error, block_number=job.block_number,
-            block_date=job.block_date, error_kind=job.error_kind, bytes_total=job.size or 0,
-            bytes_done=(job.size or 0) if job.sha3_256 else 0,
-        )
-        values.update(override)
-        return cls(**values)
 
 
 @dataclass
@@ -100,37 +51,6 @@ class _Active:
     path: str | None
     cancel: threading.Event = field(default_factory=threading.Event)
     polls: int = 0  # verify answers without a block so far (the backoff of a found stamp)
-
-
-@dataclass
-class _Follow:
-    """The pending stamps of one batch, followed together. A round checks only the newest stamp
-    that could be in a block by now; once the service finds it, verify is asked once for each stamp
-    sent up to then, for its block. One check per round, never one per stamp."""
-
-    waiting: dict[int, float] = field(default_factory=dict)  # job id -> when it was sent (monotonic)
-    misses: int = 0  # rounds in a row whose newest stamp was not found yet
-    due: bool = False  # a round is scheduled
-    trouble: str | None = None  # the error last shown on its stamps (a refused key, ...)
-
-
-def changed_ranges(segment_size: int, then_size: int, then_segments: Sequence[str],
-                   now_size: int, now_segments: Sequence[str]) -> list[tuple[int, int]]:
-    """Byte ranges (offset, length) of the file now that differ from what was recorded then,
-    adjacent segments merged; bytes cut off the end count as a changed range at the new end."""
-    ranges: list[tuple[int, int]] = []
-    for index in range(max(len(then_segments), len(now_segments))):
-        then = then_segments[index] if index < len(then_segments) else None
-        now = now_segments[index] if index < len(now_segments) else None
-        if then == now:
-            continue
-        offset = index * segment_size
-        length = max(min(segment_size, max(now_size, then_size) - offset), 0)
-        if ranges and ranges[-1][0] + ranges[-1][1] == offset:
-            ranges[-1] = (ranges[-1][0], ranges[-1][1] + length)
-        else:
-            ranges.append((offset, length))
-    return ranges
 
 
 def _recordable(item: Any) -> Any:
@@ -153,7 +73,9 @@ NO_REPORT_LINK = ("Verified, but the service answered without a report link, so 
                   "report list on integritas.technology.")
 
 
-class Engine:
+class Engine(FollowUp):
+    """Hashes, sends and follows jobs; step 3 (following stamps until confirmed) is in follow.py."""
+
     def __init__(
         self,
         history: History,
@@ -388,13 +310,6 @@ class Engine:
         else:
             self._settle(job.id)
 
-    def _first_poll_delay(self, job: Job) -> float:
-        if not job.submitted_at:
-            return self.confirm.first_delay
-        submitted = datetime.strptime(job.submitted_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-        waited = (datetime.now(timezone.utc) - submitted).total_seconds()
-        return max(0.0, self.confirm.first_delay - waited)
-
     def wait_idle(self, timeout: float | None = None, *, include_pending: bool = True) -> bool:
         """Block until no job is being worked on (and, with include_pending, none is awaiting a
         block). True when idle, False on timeout."""
@@ -489,32 +404,13 @@ class Engine:
                 self._active[job_id] = _Active(kind, path)
         self._run(self._hash_pool, job_id, self._hash_step)
 
-    def _reference_for(self, job: Job) -> dict[str, Any] | None:
-        """What a verification compares the file with: its sidecar receipt, else the newest stamp
-        of the same path in this history. None when the file was never stamped here."""
-        sidecar = sidecar_path(job.path)
-        if sidecar.exists():
-            try:
-                receipt = read_receipt(sidecar)
-                return {"source": str(sidecar), "segment_size": receipt.segment_size,
-                        "size": receipt.size, "sha3_256": receipt.sha3_256,
-                        "segments": tuple(receipt.segments)}
-            except IntegritasError as exc:
-                log.warning("Ignoring unreadable receipt %s: %s", sidecar, exc)
-        stamp = self.history.latest_for_path(job.path, "stamp", states=("pending", "confirmed"))
-        if stamp is None or stamp.segment_size is None:
-            return None
-        return {"source": f"history:{stamp.id}", "segment_size": stamp.segment_size,
-                "size": stamp.size, "sha3_256": stamp.sha3_256,
-                "segments": self.history.segments(stamp.id)}
-
     def _hash_step(self, job_id: int) -> None:
         from integritas_gui.core.hashing import hash_file
 
         if self._stop_if_cancelled(job_id):
             return
         job = self._commit(job_id, state="hashing", error=None, error_kind=None)
-        reference = self._reference_for(job) if job.kind == "verify" else None
+        reference = reference_for(self.history, job.path) if job.kind == "verify" else None
         segment_size = reference["segment_size"] if reference else self.segment_size
         with self._lock:
             active = self._active.get(job_id)
@@ -526,7 +422,7 @@ class Engine:
             self._emit(JobUpdate(job_id, job.kind, job.path, "hashing", done, total))
 
         try:
-            digest = self._known_digest(job, reference) if job.options.get("report") else None
+            digest = known_digest(self.history, job, reference) if job.options.get("report") else None
             if digest is None:
                 digest = hash_file(job.path, segment_size=segment_size, progress=progress, cancel=cancel)
         except Cancelled:
@@ -547,57 +443,13 @@ class Engine:
                                f"(job {earlier.id}).")
             return
         if reference:
-            self.history.update(job_id, receipt_check=self._compare(reference, digest))
+            self.history.update(job_id, receipt_check=compare_with_reference(reference, digest))
         self._emit(JobUpdate.of(self.history.get_job(job_id, with_records=False)))
         self._submit(job_id)
 
-    def _known_digest(self, job: Job, reference: dict[str, Any] | None) -> Any:
-        """The digest this history already holds for the file, when the file is unchanged since
-        (same size, modification and status-change times): asking for a report then costs no read
-        of the file. None when it has to be hashed."""
-        from integritas_gui.core.hashing import FileDigest
-
-        try:
-            st = os.stat(job.path)
-        except OSError:
-            return None
-        candidates = [self.history.latest_for_path(job.path, kind, states=states) for kind, states in
-                      (("verify", ("done",)), ("stamp", ("pending", "confirmed")), ("check", ("done",)))]
-        for earlier in sorted((c for c in candidates if c is not None), key=lambda c: -c.id):
-            if not earlier.sha3_256 or earlier.ctime_ns is None or earlier.segment_size is None:
-                continue
-            if (earlier.size, earlier.mtime_ns, earlier.ctime_ns) != (st.st_size, st.st_mtime_ns,
-                                                                       st.st_ctime_ns):
-                return None  # the newest hash is of another version of the file
-            if reference is not None and earlier.segment_size != reference["segment_size"]:
-                continue
-            segments = self.history.segments(earlier.id)
-            if len(segments) != (earlier.segment_count or 0):
-                continue
-            log.info("Job %s: %s is unchanged since job %s hashed it; not read again", job.id,
-                     job.name, earlier.id)
-            return FileDigest(path=job.path, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                              sha3_256=earlier.sha3_256, blake3=earlier.blake3,
-                              segment_size=earlier.segment_size, segments=segments,
-                              segments_root=earlier.segments_root, ctime_ns=st.st_ctime_ns)
-        return None
     def _stamped_before(self, job: Job, sha3: str) -> Job | None:
         return next((j for j in self.history.stamps_of_hash(sha3)
                      if j.id != job.id and j.state not in ("failed", "cancelled")), None)
-
-    @staticmethod
-    def _compare(reference: dict[str, Any], digest: Any) -> dict[str, Any]:
-        ranges = changed_ranges(digest.segment_size, reference["size"] or 0, reference["segments"],
-                                digest.size, digest.segments)
-        same = reference["sha3_256"] == digest.sha3_256
-        return {
-            "status": "match" if same else "changed",
-            "source": reference["source"],
-            "segment_size": digest.segment_size,
-            "size_then": reference["size"],
-            "size_now": digest.size,
-            "changed": [] if same else [list(r) for r in ranges],
-        }
 
     # ---- step 2: submit ------------------------------------------------------------------------
     def _submit(self, job_id: int) -> None:
@@ -653,34 +505,6 @@ class Engine:
                            error=AWAITING_BLOCK_TEXT, error_kind=AWAITING_BLOCK)
         self._schedule(job.id, "poll", self.confirm.interval)
 
-    def _confirm(self, job: Job, records: Sequence[Any], **changes: Any) -> bool:
-        """Confirm a stamp whose records name its block; False (nothing done) when none does."""
-        newest = max((r for r in records if r.block_number is not None), key=lambda r: r.block_number,
-                     default=None)
-        if newest is None:
-            return False
-        self.history.add_records(job.id, records)
-        self._settle(job.id)
-        job = self._commit(
-            job.id, known=job, state="confirmed", outcome="confirmed", confirmed_at=utc_now(), error=None,
-            error_kind=None, block_number=newest.block_number, block_date=newest.block_date, **changes,
-        )
-        if self.write_sidecar_receipts and job.path:
-            self._write_sidecar(job)
-        return True
-
-    def _write_sidecar(self, job: Job) -> None:
-        try:
-            from integritas_gui.core.job_receipts import receipt_for_job
-
-            target = sidecar_path(job.path)
-            write_receipt(receipt_for_job(self.history, job.id), target)
-            self.history.update(job.id, receipt_path=str(target))
-        except (IntegritasError, OSError) as exc:
-            log.warning("Could not write the receipt next to %s: %s", job.path, exc)
-            self.history.update(job.id, error=f"Confirmed, but the receipt could not be written next "
-                                              f"to the file: {exc}")
-
     def _verify(self, job: Job) -> None:
         details = job.options.get("send_file_details") and job.path
         result = self.client.verify(
@@ -724,196 +548,6 @@ class Engine:
             return {"error": f"Verified, but the PDF report could not be saved: {exc.message}",
                     "error_kind": "report"}
         return {"report_path": str(saved)}
-
-    # ---- step 3: follow until confirmed --------------------------------------------------------
-    def _follow(self, job: Job, sent: float | None = None, delay: float | None = None) -> None:
-        """Add a pending stamp (sent at monotonic time ``sent``, default now) to its batch's
-        follow-up; a round is planned if none is: ``delay`` from now, by default once the first
-        stamp could be in a block."""
-        key = job.batch_id if job.batch_id is not None else -job.id
-        sent = time.monotonic() if sent is None else sent
-        with self._lock:
-            group = self._follows.setdefault(key, _Follow())
-            group.waiting[job.id] = sent
-        if delay is None:
-            delay = sent + self.confirm.first_delay - time.monotonic()
-        self._plan_round(key, delay)
-
-    def _plan_round(self, key: int, delay: float | None = None, *, ending: bool = False) -> None:
-        """Schedule the next round unless one is due (``ending``: the round that calls this is done)."""
-        with self._lock:
-            group = self._follows.get(key)
-            if group is None:
-                return
-            if ending:
-                group.due = False
-            if group.due:
-                return
-            if not group.waiting:  # stamps still asked for their block come back through _follow
-                del self._follows[key]
-                return
-            group.due = True
-            if delay is None:
-                delay = self._backoff(group.misses)
-        self._schedule(key, "follow", max(0.0, delay))
-
-    def _backoff(self, tries: int) -> float:
-        """The wait before asking again after ``tries`` answers in a row that did not settle it."""
-        return min(self.confirm.max_interval, self.confirm.interval * self.confirm.backoff ** tries)
-
-    def _follow_step(self, key: int) -> None:
-        try:
-            self._follow_round(key)
-        except Exception:  # a store or programming error: keep following, try the round later
-            log.exception("A confirmation round failed")
-            self._plan_round(key, self.confirm.max_interval, ending=True)
-
-    def _follow_round(self, key: int) -> None:
-        from integritas_gui.core.client import ServiceError
-
-        now = time.monotonic()
-        with self._lock:
-            group = self._follows.get(key)
-            if group is None:
-                return
-            for job_id in [j for j in group.waiting if self._cancelled(j)]:
-                del group.waiting[job_id]
-            ripe = [(sent, job_id) for job_id, sent in group.waiting.items()
-                    if now - sent >= self.confirm.first_delay]
-            oldest = min(group.waiting.values(), default=now)
-        if not ripe:
-            self._plan_round(key, oldest + self.confirm.first_delay - now, ending=True)
-            return
-        probe_sent, probe = max(ripe)
-        job = self.history.get_job(probe, with_records=False)
-        if job is None or job.state != "pending":  # removed or settled meanwhile
-            with self._lock:
-                group.waiting.pop(probe, None)
-            self._plan_round(key, 0.0, ending=True)
-            return
-        try:
-            found = self.client.check(job.sha3_256).status == "found"
-        except ServiceError as exc:
-            self._follow_trouble(key, group, exc)
-            return
-        with self._lock:
-            group.trouble = None
-            if not found:
-                group.misses += 1
-                late = [job_id for job_id, sent in group.waiting.items()
-                        if now - sent > self.confirm.pending_after]
-            else:
-                group.misses = 0
-                late = []
-                sent_by_then = {job_id: sent for job_id, sent in group.waiting.items()
-                                if (sent, job_id) <= (probe_sent, probe)}
-                for job_id in sent_by_then:
-                    del group.waiting[job_id]
-        if found:
-            for job_id, sent in sent_by_then.items():
-                self._run(self._net_pool, job_id,
-                          functools.partial(self._block_step, found=job_id == probe, sent=sent))
-        elif late:
-            self._note_late(late)
-        self._plan_round(key, ending=True)
-
-    def _follow_trouble(self, key: int, group: _Follow, exc: Any) -> None:
-        """A round's check failed: rate limits are waited out, a refused key or plan is shown on the
-        batch's stamps (they stay pending: they were sent), anything else is tried again later."""
-        if exc.kind in ("auth", "plan_limit", "bad_request"):
-            with self._lock:
-                shown, group.trouble = group.trouble, exc.message
-                ids = list(group.waiting)
-            if shown != exc.message:
-                for job_id in ids:
-                    self._commit(job_id, state="pending", error=exc.message, error_kind=exc.kind)
-            self._plan_round(key, self.confirm.max_interval, ending=True)
-        elif exc.kind == "rate_limited" and exc.retry_after:
-            self._plan_round(key, exc.retry_after, ending=True)
-        else:
-            with self._lock:
-                group.misses += 1
-            self._plan_round(key, ending=True)
-
-    def _note_late(self, job_ids: Sequence[int]) -> None:
-        for job in self.history.jobs(job_ids):
-            if job.state == "pending":
-                self._note_if_late(job)
-
-    def _note_if_late(self, job: Job) -> None:
-        waited = self._seconds_since(job.submitted_at)
-        if waited is not None and waited > self.confirm.pending_after:
-            self._emit(JobUpdate.of(job, note=f"Still pending after {waited / 60:.0f} min; "
-                                              "Minima usually confirms within 3 min. Still following."))
-
-    def _block_step(self, job_id: int, *, found: bool, sent: float | None = None) -> None:
-        """Ask verify for the block of a stamp. ``found``: the service found this very hash; the stamp
-        then stays pending ("found, waiting for the block details") and verify is asked again with
-        backoff until a block is listed. Otherwise (it was sent before a hash the service found) a
-        stamp without a block goes back to its batch's follow-up."""
-        from integritas_gui.core.client import ServiceError
-
-        if self._stop_if_cancelled(job_id):
-            return
-        job = self.history.get_job(job_id, with_records=False)
-        with self._lock:
-            active = self._active.get(job_id)
-            if active is None:
-                return
-        retry_after = None
-        try:
-            result = self.client.verify(job.sha3_256)
-        except ServiceError as exc:
-            if exc.kind in ("auth", "plan_limit", "bad_request"):
-                job = self._commit(job_id, known=job, state="pending", error=exc.message,
-                                   error_kind=exc.kind)
-            elif exc.kind == "rate_limited":
-                retry_after = exc.retry_after
-        else:
-            if self._confirm(job, result.records):
-                return
-            if found and job.error_kind != AWAITING_BLOCK:
-                job = self._commit(job_id, known=job, state="pending", error=AWAITING_BLOCK_TEXT,
-                                   error_kind=AWAITING_BLOCK)
-        if not found and job.error_kind != AWAITING_BLOCK:
-            self._follow(job, sent, retry_after or self.confirm.interval)
-            return
-        with self._lock:
-            active.polls += 1
-        self._note_if_late(job)
-        self._schedule(job_id, "poll", retry_after or self._backoff(active.polls - 1))
-
-    def _poll_step(self, job_id: int) -> None:
-        """The follow-up of a stamp the service found: verify again for its block."""
-        self._block_step(job_id, found=True)
-
-    def _recheck_step(self, job_id: int) -> None:
-        """A stamp whose sending was interrupted: confirmed if the service got it, else sent."""
-        from integritas_gui.core.client import ServiceError
-
-        if self._stop_if_cancelled(job_id):
-            return
-        job = self.history.get_job(job_id, with_records=False)
-        try:
-            if self.client.check(job.sha3_256).status == "found":
-                records = self.client.verify(job.sha3_256).records
-                if self._confirm(job, records, submitted_at=utc_now()):
-                    return
-                # Found, its block not listed yet: followed like a stamp the service already had.
-                self._commit(job_id, known=job, state="pending", submitted_at=utc_now(),
-                             error=AWAITING_BLOCK_TEXT, error_kind=AWAITING_BLOCK)
-                self._schedule(job_id, "poll", self.confirm.interval)
-                return
-        except ServiceError as exc:
-            log.info("Could not look up interrupted stamp %s (%s); sending it again", job_id, exc.kind)
-        self._submit_step(job_id)
-
-    @staticmethod
-    def _seconds_since(stamp: str | None) -> float | None:
-        if not stamp:
-            return None
-        then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-        return (datetime.now(timezone.utc) - then).total_seconds()
 
     # ---- the scheduler thread ------------------------------------------------------------------
     def _schedule(self, job_id: int, action: str, delay: float) -> None:

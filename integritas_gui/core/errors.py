@@ -55,3 +55,25 @@ class StoreError(IntegritasError):
     """The local history database cannot be used (locked, corrupt, disk full)."""
 
     kind = "store"
+
+
+class ServiceError(IntegritasError):
+    """The service could not do what was asked. ``kind`` says why, ``message`` what to do next."""
+
+    KINDS = frozenset({"bad_request", "auth", "plan_limit", "rate_limited", "unavailable",
+                       "timeout", "network", "malformed", "report", "insecure"})
+
+    def __init__(self, kind: str, message: str, *, status: int | None = None,
+                 retry_after: float | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+
+    def __repr__(self) -> str:
+        return f"ServiceError(kind={self.kind!r}, status={self.status!r}, message={self.message!r})"
+
+    @property
+    def retryable(self) -> bool:
+        """Worth trying again later (the engine keeps such jobs instead of failing them for good)."""
+        return self.kind in {"rate_limited", "unavailable", "timeout", "network"}

@@ -138,7 +138,7 @@ def _web_address(value: str):
 
 def check_service(text: str) -> str:
     """``sandbox`` or an http(s) service address (plain http only on this computer)."""
-    from integritas_gui.core.client import is_loopback_host
+    from integritas_gui.core.loopback import is_loopback_host
 
     value = str(text).strip().rstrip("/")
     if value.lower() == SANDBOX_SERVICE:

@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from integritas_gui.core.client import ChainRecord, FileSegment, ServiceError
+from integritas_gui.core.answers import FileSegment
+from integritas_gui.core.client import ChainRecord, ServiceError
 from integritas_gui.core.errors import BadInput
 from tests.contract.contract_helpers import RecordingTransport, new_hash, stats
 from tests.sandbox_fixture import wait_for_block

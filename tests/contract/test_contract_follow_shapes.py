@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from integritas_gui.core.client import ServiceError, as_flag, decode_response
+from integritas_gui.core.answers import as_flag, decode_response
+from integritas_gui.core.client import ServiceError
 from tests.contract.contract_helpers import new_hash, stats
 from tests.sandbox_fixture import wait_for_block
 

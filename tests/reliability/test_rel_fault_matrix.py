@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from integritas_gui.core.client import REPORT_ATTEMPTS
+from integritas_gui.core.report_download import REPORT_ATTEMPTS
 from integritas_gui.core.hashing import hash_file
 from tests.reliability.conftest import (
     SLOW_FAULT_SECONDS,

@@ -17,19 +17,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from integritas_gui.core.answers import decode_response, parse_check, parse_stamp, parse_verify
 from integritas_gui.core.client import (
     CheckResult,
-    REPORT_ATTEMPTS,
     IntegritasClient,
     ReportLink,
     ServiceError,
     StampResult,
     VerifyResult,
-    decode_response,
-    parse_check,
-    parse_stamp,
-    parse_verify,
 )
+from integritas_gui.core.report_download import REPORT_ATTEMPTS
 
 HASH = "106f1589b5818a400679a87a19214c43605dec3ebfdd61e45a776a81c120dd9b"
 PDF = b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF\n"

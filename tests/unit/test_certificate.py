@@ -21,7 +21,7 @@ from integritas_gui.core.certificate import (
 )
 from integritas_gui.core.certificate_attachment import RECEIPT_ATTACHMENT_NAME
 from integritas_gui.core.certificate_text import visual_order
-from integritas_gui.core.client import record_from_service
+from integritas_gui.core.answers import record_from_service
 from integritas_gui.core.engine import ConfirmPolicy, Engine
 from integritas_gui.core.errors import BadInput
 from integritas_gui.core.hashing import hash_file

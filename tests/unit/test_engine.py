@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from integritas_gui.core.engine import ConfirmPolicy, Engine, changed_ranges
+from integritas_gui.core.engine import ConfirmPolicy, Engine
+from integritas_gui.core.verify_reference import changed_ranges
 from tests.sandbox_fixture import TEST_BLOCK_TIME, fast_client, running_sandbox
 from tests.sandbox_fixture import sandbox_stats as stats
 

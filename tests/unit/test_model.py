@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from integritas_gui.core.client import record_from_service
+from integritas_gui.core.answers import record_from_service
 from integritas_gui.core.hashing import hash_file
 from integritas_gui.core.history import History
 from integritas_gui.core.model import ChainRecord, Job

@@ -9,7 +9,7 @@ import os
 import blake3
 import pytest
 
-from integritas_gui.core.client import record_from_service
+from integritas_gui.core.answers import record_from_service
 from integritas_gui.core.errors import BadInput, FileProblem
 from integritas_gui.core.hashing import hash_file, segments_root
 from integritas_gui.core.receipt_verify import merge_changed_segments, verify_file_against_receipt
