@@ -27,9 +27,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from integritas_gui.core.errors import Cancelled, StoreError
 from integritas_gui.core.hexhash import is_hex, normalise_hash_lenient
-from integritas_gui.core.history_db import HistoryDatabase, quarantine, utc_now  # noqa: F401 (part of the API)
+from integritas_gui.core.history_db import HistoryDatabase, utc_now
 from integritas_gui.core.history_node import NodeTables
-from integritas_gui.core.history_schema import MIGRATIONS, TEXT_INDEX  # noqa: F401 (MIGRATIONS: part of the API)
+from integritas_gui.core.history_schema import TEXT_INDEX
 from integritas_gui.core.history_watch import WatchTables
 from integritas_gui.core.model import FINAL_STATES, RECORD_FIELDS, ChainRecord, Job
 
