@@ -81,7 +81,8 @@ def _job_from_row(row: sqlite3.Row) -> Job:
 
 
 class History(NodeTables, WatchTables, HistoryDatabase):
-    """Thread-safe access to the history database (one connection per thread, closed with it)."""
+    """The history store callers use: jobs, records, search, imports and bulk reads here; the node
+    and watched-folder tables mixed in; connections and the write lock from HistoryDatabase."""
 
     # ---- writing -------------------------------------------------------------------------------
     def new_batch(self, kind: str) -> int:
