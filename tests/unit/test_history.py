@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from integritas_gui.core.errors import StoreError
-from integritas_gui.core.history import History, quarantine
+from integritas_gui.core.history import History
+from integritas_gui.core.history_db import quarantine
 from integritas_gui.core.model import ChainRecord
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from integritas_gui.core.history import MIGRATIONS, History
+from integritas_gui.core.history import History
+from integritas_gui.core.history_schema import MIGRATIONS
 
 
 def make_version_1(path) -> None:

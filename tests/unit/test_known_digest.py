@@ -8,7 +8,8 @@ import sqlite3
 
 from integritas_gui.core.engine import Engine
 from integritas_gui.core.hashing import hash_file
-from integritas_gui.core.history import MIGRATIONS, History
+from integritas_gui.core.history import History
+from integritas_gui.core.history_schema import MIGRATIONS
 
 
 def test_a_history_from_before_the_ctime_column_is_migrated_and_keeps_its_jobs(tmp_path):
