@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, Callable, Iterable, TextIO
 
 from integritas_gui import __version__
 
@@ -282,8 +282,9 @@ def cmd_hash(args: argparse.Namespace, out: Output) -> int:
 class BatchWatcher:
     """Prints each job once it settles for this command, and a progress line on terminals."""
 
-    def __init__(self, history, out: Output, settle_states: set[str]):
+    def __init__(self, history, out: Output, settle_states: set[str], note: Callable[[dict[str, int]], str] | None = None):
         self.history = history
+        self.note = note  # from the jobs' states, more for the progress line (sends through a node)
         self.out = out
         self.settle_states = settle_states
         self.printed: set[int] = set()
@@ -333,16 +334,19 @@ class BatchWatcher:
             hashed_bytes = sum(d for d, _ in self.bytes.values())
         rate = hashed_bytes / max(1e-6, now - self.started)
         detail = "  ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s not in self.settle_states)
-        self.out.progress(f"{progress_bar(settled, total)} {settled}/{total} done  "
-                          f"{human_size(int(rate))}/s  {detail}")
+        note = self.note(counts) if self.note else ""  # first after the count: the line is cut to the terminal
+        parts = [f"{progress_bar(settled, total, 10 if note else 24)} {settled}/{total} done", note,
+                 f"{human_size(int(rate))}/s", detail]
+        self.out.progress("  ".join(part for part in parts if part))
 
 
 def _run_batch(args: argparse.Namespace, out: Output, kind: str, *, wait: bool = True,
-               report: bool = False, session: Any = None) -> tuple[int, list[int], Any]:
+               report: bool = False, session: Any = None, note: Callable[[dict[str, int]], str] | None = None
+               ) -> tuple[int, list[int], Any]:
     session = session or _session(args, out)
     history, engine = session.history, session.engine
     settle = {"done", "failed", "cancelled", "confirmed"} | ({"pending"} if not wait else set())
-    watcher = BatchWatcher(history, out, settle)
+    watcher = BatchWatcher(history, out, settle, note)
     engine.subscribe(watcher.on_update)
     ids: list[int] = []
     try:

@@ -201,9 +201,34 @@ def node_submitter(args: argparse.Namespace, history, settings):
                            send_settle=float(settle) if settle.replace(".", "", 1).isdigit() else SEND_SETTLE)
 
 
+def unsent_jobs(states: dict[str, int]) -> int:
+    """Jobs of the batch not sent yet (a file already stamped and unchanged is never queued)."""
+    return sum(states.get(state, 0) for state in ("queued", "hashing", "hashed", "submitting"))
+
+
+def sending_note(estimate) -> str:
+    """The progress line's part while stamps go out through the node (a ``SendEstimate``)."""
+    from integritas_gui.core.display import format_duration
+
+    if estimate.total == 0 or estimate.left == 0:
+        return ""
+    parts = [f"sending {estimate.sending} of {estimate.total} through your node"]
+    if estimate.per_minute is not None:
+        rate = estimate.per_minute
+        parts.append(f"{rate:.1f}/min" if rate < 10 else f"{rate:.0f}/min")
+    if estimate.waiting_for_block:
+        parts.append("coins used up, waiting for the next block")
+    if estimate.seconds_left is None:
+        parts.append("time left not known yet")
+    else:
+        parts.append(f"about {format_duration(estimate.seconds_left)} left")
+    return " · ".join(parts)
+
+
 def run_stamp(args: argparse.Namespace, out: Output) -> int:
     """stamp --node: the node sends each stamp; the engine follows them as with the service."""
     from integritas_gui.cli import _run_batch, _session
+    from integritas_gui.core.display import format_duration
     from integritas_gui.core.minima_node import NodeError
     from integritas_gui.core.client import ServiceError
     from integritas_gui.core.walk import expand_paths
@@ -214,16 +239,19 @@ def run_stamp(args: argparse.Namespace, out: Output) -> int:
     try:
         node.ensure_current()
         count = sum(1 for item in expand_paths(args.paths) if not item.error)
+        ready = None
         if count > 1:
             ready = submitter.prepare(count, progress=lambda line: print(line, file=sys.stderr))
             seconds = submitter.estimate(count, ready)
             print(f"Your node has {ready} coin(s) ready: up to {ready} stamp(s) per block. Sending {count} "
-                  f"stamp(s) one at a time takes about {seconds / 60:.1f} min.", file=sys.stderr)
+                  f"stamp(s) one at a time takes about {format_duration(seconds)}.", file=sys.stderr)
+        submitter.begin_batch(count, ready)
     except (NodeError, ServiceError) as exc:
         session.shutdown()
         raise CliError(exc.message, EXIT_SERVICE) from None
     try:
-        return _run_batch(args, out, "stamp", wait=args.wait, session=session)[0]
+        return _run_batch(args, out, "stamp", wait=args.wait, session=session,
+                          note=lambda states: sending_note(submitter.progress.estimate(unsent_jobs(states))))[0]
     finally:
         submitter.stop()  # a send waiting for the next block gives up at once (Ctrl-C)
 

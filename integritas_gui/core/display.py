@@ -105,4 +105,17 @@ def format_rate(bytes_per_second: float) -> str:
     return f"{format_size(int(max(0.0, bytes_per_second)))}/s"
 
 
-__all__ = ["parse_service_time", "iso_utc", "format_local", "format_utc", "format_size", "format_rate"]
+def format_duration(seconds: float) -> str:
+    """``40 s``, ``3 min``, ``1 h 20 min`` (rounded: an estimate, not a stopwatch)."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 59.5:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+__all__ = ["parse_service_time", "iso_utc", "format_local", "format_utc", "format_size", "format_rate",
+           "format_duration"]

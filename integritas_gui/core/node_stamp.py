@@ -29,6 +29,7 @@ from integritas_gui.core.minima_node import (
     DEFAULT_CONFIRMATIONS, INTEGRITAS_ADDRESS, MAX_SPLIT, STAMP_AMOUNT, STATE_PORT, MinimaNode, NodeError,
     NodeStamp, StampListing,
 )
+from integritas_gui.core.node_progress import SendEstimator
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class NodeStampClient:
         self._closing = threading.Event()
         self._node_version: str | None = None
         self.send_seconds: list[float] = []  # how long each send took (the node mines it first)
+        self.progress = SendEstimator()  # the batch's stamps: sends left and time left (``begin_batch``)
 
     @property
     def base_url(self) -> str:
@@ -219,6 +221,8 @@ class NodeStampClient:
                     result = self.node.send(address, amount, state=state, split=split,
                                             password=self.wallet_password)
                     self.send_seconds.append(time.monotonic() - started)
+                    if state is not None:  # a stamp (not a split of the coins)
+                        self.progress.sent(self.send_seconds[-1])
                     self._forget_listing()
                     return result
                 except NodeError as exc:
@@ -228,7 +232,14 @@ class NodeStampClient:
                     if balance.unconfirmed <= 0 and balance.confirmed <= balance.sendable:
                         raise  # no coin will become spendable by waiting
 
+                    self.progress.coins_ran_out()
+                    self.progress.block_wait_started()
                     self.wait_for_block(deadline)
+                    self.progress.block_arrived()
+
+    def begin_batch(self, count: int, coins: int | None) -> None:
+        """``count`` stamps are about to go out with ``coins`` coins spendable per block (``prepare``)."""
+        self.progress.begin(count, coins)
 
     def estimate(self, count: int, coins: int, block_time: float = 50.0) -> float:
         """Seconds to send ``count`` stamps: one at a time, at most ``coins`` per block."""

@@ -396,3 +396,49 @@ def test_node_status_says_whether_the_app_can_talk_to_the_node(run_cli, make_nod
     monkeypatch.setenv("INTEGRITAS_NODE_PASSWORD", "pw-for-status")
     code, [line], _ = run_cli("node", "status", "--node", node.url)
     assert code == 0 and line["coins"] == 2 and line["block"] > 0 and line["locked"] is False
+
+
+def test_a_batch_through_the_node_shows_sends_left_and_time_left_on_a_terminal(make_node, tmp_path, data_dir):
+    """On a terminal the batch's progress line says which send is going out of how many, and the time
+    left once sends were timed; the results on stdout stay as they are."""
+    import os
+    import pty
+    import re
+    import select
+    import subprocess
+    import sys
+
+    node = make_node(send_time=0.25)
+    files = make_files(tmp_path / "batch", 6)
+    env = dict(os.environ, INTEGRITAS_BLOCK_TIME="0.2", COLUMNS="200")
+    master, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "integritas_gui.cli", "stamp", "--node", node.url,
+                             *map(str, files)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=terminal)
+    os.close(terminal)
+    drawn = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            assert ready, "the stamp command went silent"
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the command ended and closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        stdout = proc.communicate(timeout=60)[0].decode()
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, drawn.decode(errors="replace")
+    lines = [part for part in drawn.decode(errors="replace").replace("\r\n", "\n").split("\r") if part.strip()]
+    sending = [line for line in lines if "through your node" in line]
+    assert any(re.search(r"sending [1-6] of 6 through your node", line) for line in sending), lines
+    timed = [line for line in sending if re.search(r" · \d+(\.\d)?/min · about \d+ (s|min) left", line)]
+    assert timed, sending  # once two sends were timed, a rate and a time left
+    assert all("left" in line for line in sending)  # never without a word on the time left
+    assert len([line for line in stdout.splitlines() if "pending on chain  sha3_256=" in line]) == 6
+    assert "through your node" not in stdout  # progress never reaches the results

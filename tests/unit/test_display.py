@@ -73,3 +73,11 @@ def test_the_history_export_writes_dates_without_a_zone_as_utc(tmp_path):
     assert row["block_date"] == "2026-01-21T09:55:48.000Z"
     assert row["records"][0].block_date == "2026-01-21T09:55:48.000Z"
     history.close()
+
+
+@pytest.mark.parametrize("seconds, text", [(0, "1 s"), (42.4, "42 s"), (59.6, "1 min"), (61, "1 min"),
+                                           (150, "2 min"), (3599, "1 h"), (3600, "1 h"), (4830, "1 h 20 min")])
+def test_durations_read_as_estimates(seconds, text):
+    from integritas_gui.core.display import format_duration
+
+    assert format_duration(seconds) == text
