@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any
 
+from integritas_gui.core.display import count_noun
 from integritas_gui.cli import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_SERVICE, CliError, Output, worst
 
 
@@ -243,8 +244,9 @@ def run_stamp(args: argparse.Namespace, out: Output) -> int:
         if count > 1:
             ready = submitter.prepare(count, progress=lambda line: print(line, file=sys.stderr))
             seconds = submitter.estimate(count, ready)
-            print(f"Your node has {ready} coin(s) ready: up to {ready} stamp(s) per block. Sending {count} "
-                  f"stamp(s) one at a time takes about {format_duration(seconds)}.", file=sys.stderr)
+            print(f"Your node has {count_noun(ready, 'coin')} ready: up to {count_noun(ready, 'stamp')} per block. "
+                  f"Sending {count_noun(count, 'stamp')} one at a time takes about {format_duration(seconds)}.",
+                  file=sys.stderr)
         submitter.begin_batch(count, ready)
     except (NodeError, ServiceError) as exc:
         session.shutdown()
@@ -273,7 +275,7 @@ def run_status(args: argparse.Namespace, out: Output) -> int:
               "tip_age_seconds": age, "sendable": str(balance.sendable), "coins": balance.coins}
     text = (f"{node.url}: Minima {status.version}, block {status.block}"
             + (f" ({age:.0f} s ago)" if age is not None else "")
-            + f"; sendable {balance.sendable} in {balance.coins} coin(s)"
+            + f"; sendable {balance.sendable} in {count_noun(balance.coins, 'coin')}"
             + ("; wallet locked" if status.locked else ""))
     out.result(record, text)
     return EXIT_OK

@@ -9,6 +9,7 @@ from typing import Any
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, Spacer
 
+from integritas_gui.core.display import count_noun
 from integritas_gui.core.certificate_text import fonts, format_time
 from integritas_gui.core.receipts import Receipt
 
@@ -32,7 +33,7 @@ def node_evidence_story(receipt: Receipt, styles: dict, width: float, label_widt
             rows.append(("Block", Paragraph(html.escape(f"{block:,}" + (f" \u00b7 {when}" if when else "")),
                                             styles["body"])))
         if entry.get("confirmations") is not None:
-            depth = f"{entry['confirmations']} confirmation(s)"
+            depth = count_noun(entry["confirmations"], "confirmation")
             if entry.get("tip") is not None:
                 depth += f" (the node's tip was block {entry['tip']:,}"
                 depth += f", {format_time(entry['checked_at'])})" if entry.get("checked_at") else ")"

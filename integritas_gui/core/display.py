@@ -117,5 +117,12 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
+def count_noun(count: int | None, singular: str, plural: str | None = None) -> str:
+    """``1 coin``, ``3 coins``, ``1,200 entries`` (``plural`` where adding an s is wrong)."""
+    if count is None:
+        return f"? {plural or singular + 's'}"
+    return f"{count:,} {singular if count == 1 else (plural or singular + 's')}"
+
+
 __all__ = ["parse_service_time", "iso_utc", "format_local", "format_utc", "format_size", "format_rate",
-           "format_duration"]
+           "format_duration", "count_noun"]

@@ -22,6 +22,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from integritas_gui.core.display import count_noun
 from integritas_gui.core import node_evidence
 from integritas_gui.core.client import ChainRecord, CheckResult, ServiceError, StampResult, VerifyResult
 from integritas_gui.core.history import History
@@ -172,7 +173,7 @@ class NodeStampClient:
         deep = [s for s in stamps if (s.confirmations or 0) >= self.confirmations]
         if deep:
             return CheckResult(sha3, "found", f"In block {deep[0].block} on your node, "
-                               f"{deep[0].confirmations} confirmation(s).", {})
+                               f"{count_noun(deep[0].confirmations, 'confirmation')}.", {})
         return CheckResult(sha3, "not_found", "Not yet confirmed on your node.", {})
 
     def verify(self, sha3: str, **_: Any) -> VerifyResult:

@@ -14,6 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from integritas_gui.core.display import count_noun
 from integritas_gui.core.minima_node import MinimaNode, NodeError, NodeStamp, StampListing, TxPoW
 
 PROVES = {
@@ -76,7 +77,7 @@ def service_level(outcome: str | None, records: Iterable[Any] = (), *, error: st
     if records and outcome in ("full match", "found", "confirmed"):
         newest = max(records, key=lambda r: getattr(r, "block_number", None) or 0)
         number = getattr(newest, "block_number", None)
-        return Level("service", "pass", f"lists {len(records)} on-chain record(s), newest in block "
+        return Level("service", "pass", f"lists {count_noun(len(records), 'on-chain record')}, newest in block "
                      + (f"{number:,}" if number is not None else "?"), PROVES["service"])
     return Level("service", "fail", f"lists no on-chain record ({outcome})", PROVES["service"])
 
@@ -97,8 +98,8 @@ class NodeVerdict:
         best = self.best
         if self.status == "confirmed" and best is not None:
             return Level("node", "pass",
-                         f"holds the transaction in block {_n(best.block)}, {best.confirmations} "
-                         f"confirmation(s) deep; state port 99 = {digest[:16]}…", PROVES["node"],
+                         f"holds the transaction in block {_n(best.block)}, "
+                         f"{count_noun(best.confirmations, 'confirmation')} deep; state port 99 = {digest[:16]}…", PROVES["node"],
                          best.to_dict())
         if self.status in ("pruned", "unavailable"):
             return Level("node", "unavailable", self.message, PROVES["node"])
@@ -115,7 +116,7 @@ def check_on_node(node: MinimaNode, digest: str, *, expected_blocks: Iterable[in
         if on_chain:
             best = min(on_chain, key=lambda s: s.block or 0)
             return NodeVerdict("confirmed", tuple(stamps),
-                               f"in block {best.block}, {best.confirmations} confirmation(s)")
+                               f"in block {best.block}, {count_noun(best.confirmations, 'confirmation')}")
         if stamps:
             return NodeVerdict("pending", tuple(stamps), "seen by your node, not in a block yet")
         status = node.ensure_current()
@@ -152,7 +153,7 @@ def levels_for_job(history: Any, job: Any) -> tuple[Level, ...]:
     if evidence:
         first = evidence[0]
         node = Level("node", "pass", f"held the transaction in block {_n(first['block_number'])}, "
-                     f"{first['confirmations']} confirmation(s) deep when asked; state port 99 = this hash",
+                     f"{count_noun(first['confirmations'], 'confirmation')} deep when asked; state port 99 = this hash",
                      PROVES["node"], first)
     elif (check := last_check(history, job.sha3_256)) is not None:
         status = {"not_found": "fail", "pending": "fail"}.get(check["status"], "unavailable")

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
+from integritas_gui.core.display import count_noun
 from integritas_gui.core.errors import BadInput
 from integritas_gui.core.receipts import SIDECAR_SUFFIX
 
@@ -480,7 +481,7 @@ class FolderWatcher:
             message = folder.message if folder.message and "notifications" in folder.message else None
             if problems:
                 path, reason = problems[0]
-                message = (f"{len(problems)} item(s) could not be read, e.g. {path} ({reason}). "
+                message = (f"{count_noun(len(problems), 'item')} could not be read, e.g. {path} ({reason}). "
                            "They are tried again at the next check.")
             self._set_state(live, WATCHING, message)
             live.scanned = True

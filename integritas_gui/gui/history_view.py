@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from integritas_gui.core.errors import Cancelled, IntegritasError
-from integritas_gui.core.display import iso_utc
+from integritas_gui.core.display import count_noun, iso_utc
 from integritas_gui.core.history_export import JobFilter, export_history, import_files
 from integritas_gui.core.reverify import FileCheck, reverify
 from integritas_gui.gui.adapter import TaskRunner
@@ -426,8 +426,8 @@ class HistoryView(QWidget):
         if not paths or self.services.engine is None:
             return []
         ids = self.services.engine.add_files("verify", paths)
-        self.show_notice(self.tr("Verifying {n} file(s) again; the results appear here as they come in.")
-                         .format(n=len(paths)))
+        self.show_notice(self.tr("Verifying {files} again; the results appear here as they come in.")
+                         .format(files=count_noun(len(paths), "file")))
         QTimer.singleShot(0, self.refresh)
         return ids
 

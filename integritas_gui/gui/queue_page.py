@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QSplitter, QStackedWidget, QTableView, QVBoxLayout, QWidget,
 )
 
+from integritas_gui.core.display import count_noun
 from integritas_gui.gui import actions
 from integritas_gui.gui import status_text as st
 from integritas_gui.gui.detail_panel import DetailPanel
@@ -280,8 +281,8 @@ class QueuePage(QWidget):
             self.main.add_hash(hash_kind, sha3)
         if unknown:
             self.main.statusBar().showMessage(
-                self.tr("{n} pasted line(s) are neither an existing file nor a SHA3-256 hash: {first}").format(
-                    n=len(unknown), first=unknown[0][:60]), 8000)
+                self.tr("{lines} neither an existing file nor a SHA3-256 hash: {first}").format(
+                    lines=count_noun(len(unknown), "pasted line is", "pasted lines are"), first=unknown[0][:60]), 8000)
         elif not paths and not hashes:
             self.main.statusBar().showMessage(self.tr("The clipboard holds no file paths or hashes."), 5000)
 
@@ -399,8 +400,8 @@ class QueuePage(QWidget):
             value = int(100 * done / total) if total else 0
             if value != self.overall_bar.value():
                 self.overall_bar.setValue(value)
-            parts = [self.tr("Hashing {n} file(s): {done} of {total}").format(
-                n=hashing, done=st.human_size(done), total=st.human_size(total))]
+            parts = [self.tr("Hashing {files}: {done} of {total}").format(
+                files=count_noun(hashing, "file"), done=st.human_size(done), total=st.human_size(total))]
             if len(samples) >= 2 and samples[-1][0] - samples[0][0] >= 0.5:
                 rate = (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
                 if rate > 0:
