@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self.model = QueueModel(self)
         self.notifications: list[tuple[str, str]] = []  # (title, text) shown, newest last
         self.engine_notices: list[tuple[str, str]] = []  # (state, text) of the engine process
+        self.watch_page = None  # built with the tabs; follows each engine started after it
         self.bridge = self._start_engine(services)
         self._restart_when_idle = False
         self._closing = False
@@ -157,6 +158,11 @@ class MainWindow(QMainWindow):
         history_layout = QVBoxLayout(self.history_page)
         history_layout.setContentsMargins(0, 6, 0, 0)
         self.tabs.addTab(self.history_page, self.tr("History"))
+        from integritas_gui.gui.watch_page import WatchPage
+
+        self.watch_page = WatchPage(self, self.tabs)
+        self.watch_page.connect_engine(self.bridge)
+        self.tabs.addTab(self.watch_page, self.tr("Watched folders"))
         self.tabs.currentChanged.connect(self._tab_changed)
         outer.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
@@ -384,6 +390,8 @@ class MainWindow(QMainWindow):
         bridge.updates.connect(self.on_updates)
         bridge.state_changed.connect(self._engine_state_changed)
         services.engine = bridge
+        if self.watch_page is not None:
+            self.watch_page.connect_engine(bridge)
         return bridge
 
     def _engine_state_changed(self, state: str, text: str) -> None:
@@ -403,6 +411,9 @@ class MainWindow(QMainWindow):
 
     def show_history(self) -> None:
         self.tabs.setCurrentWidget(self.history_page)
+
+    def show_watched(self) -> None:
+        self.tabs.setCurrentWidget(self.watch_page)
 
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is not self.history_page:

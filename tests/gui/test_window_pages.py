@@ -11,7 +11,7 @@ from tests.gui.test_main_window import WAIT_MS, make_file, wait_row
 def test_queue_and_history_are_tabs_from_the_first_start(qtbot, make_window, tmp_path):
     window = make_window()
     tabs = window.tabs
-    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Queue", "History"]
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Queue", "History", "Watched folders"]
     assert tabs.currentWidget() is window.queue_page
     assert not tabs.tabBar().isHidden()
 
