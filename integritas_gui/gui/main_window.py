@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QMainWindow, QPushButton, QRadioButton,
-    QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget,
+    QApplication, QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QMainWindow, QPushButton, QRadioButton,
+    QTabWidget, QVBoxLayout, QWidget,
 )
 
 from integritas_gui import APP_NAME
@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
         self.bridge = self._start_engine(services)
         self._restart_when_idle = False
         self._closing = False
+        self._quitting = False
         self.history_view = None
         self._summary_shown: str | None = None  # the status bar's batch summary, until new work starts
 
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self._totals_timer.setSingleShot(True)
         self._totals_timer.setInterval(200)
         self._totals_timer.timeout.connect(self.queue_page.refresh_totals)
+        self._totals_timer.timeout.connect(self.tray.refresh)
         self.model.totals_changed.connect(self._totals_timer.start)
         self.model.rowsInserted.connect(self.queue_page.rows_changed)
         self.model.rowsRemoved.connect(self.queue_page.rows_changed)
@@ -170,12 +172,12 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.service_label)
 
     def _build_tray(self) -> None:
-        self.tray: QSystemTrayIcon | None = None
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            self.tray = QSystemTrayIcon(QGuiApplication.windowIcon(), self)
-            self.tray.setToolTip(APP_NAME)
-            self.tray.activated.connect(lambda *_: (self.showNormal(), self.activateWindow()))
-            self.tray.show()
+        from integritas_gui.gui.tray import Tray
+
+        self.tray = Tray(self)
+        self.tray.quit_requested.connect(self.quit_app)
+        self.watch_page.folder_seen.connect(self.tray.folder_changed)
+        self.watch_page.folders_changed.connect(self.tray.refresh)
 
     def _apply_trial_state(self) -> None:
         trial = self.services.trial
@@ -273,8 +275,7 @@ class MainWindow(QMainWindow):
         self.notifications.append((title, text))
         self._summary_shown = f"{title}: {text}"
         self.statusBar().showMessage(self._summary_shown, 10000)
-        if self.tray is not None and self.settings.notifications:
-            self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
+        self.tray.notify(title, text)
 
     def _drop_summary(self) -> None:
         if self.statusBar().currentMessage() == self._summary_shown:
@@ -441,13 +442,24 @@ class MainWindow(QMainWindow):
         self.bridge.resume(on_error=self.show_error)
 
     def closeEvent(self, event) -> None:
+        if not self._quitting and self.tray.keeps_running():
+            # The engine goes on (watching, following stamps); the tray brings the window back.
+            event.ignore()
+            QApplication.instance().setQuitOnLastWindowClosed(False)
+            self.hide()
+            return
         self._closing = True
         super().closeEvent(event)
+
+    def quit_app(self) -> None:
+        """Quit for real (the tray's Quit): unfinished jobs stay resumable."""
+        self._quitting = True
+        self.close()
+        QApplication.instance().quit()
 
     def shutdown(self) -> None:
         """Stop timers and background work; quitting leaves unfinished jobs to resume next time."""
         self._ticker.stop()
         self.tasks.close(10000)
-        if self.tray is not None:
-            self.tray.hide()
+        self.tray.hide()
         self.services.shutdown()

@@ -176,6 +176,7 @@ class WatchPage(QWidget):
     """The tab. ``window`` gives the engine (``window.bridge``) and the status bar."""
 
     folders_changed = Signal()
+    folder_seen = Signal(dict)  # a folder event from the engine (state or message changed)
 
     def __init__(self, window, parent=None):
         super().__init__(parent)
@@ -235,6 +236,7 @@ class WatchPage(QWidget):
 
     def folder_changed(self, folder: dict) -> None:
         self.model.upsert(folder)
+        self.folder_seen.emit(folder)
         self.folders_changed.emit()
 
     def _removed(self, folder: dict) -> None:
