@@ -23,12 +23,12 @@ log = logging.getLogger(__name__)
 # None: the engine's defaults.
 WATCH_OPTIONS: dict[str, float | None] = {"settle": None, "poll": None}
 
-COLUMNS = ("Folder", "Files", "State", "Message")
+COLUMNS = ("Folder", "Which files", "State", "Message")
 
 
 def state_text(state: str) -> str:
-    return {"watching": "Watching", "paused": "Paused", "missing": "Missing",
-            "unreadable": "Cannot be read"}.get(state, "Starting")
+    return {"watching": "Watching", "paused": "Paused", "missing": "\u26a0 Missing",
+            "unreadable": "\u26a0 Cannot be read"}.get(state, "Starting")
 
 
 def patterns_text(patterns) -> str:
@@ -189,7 +189,9 @@ class WatchPage(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.verticalHeader().hide()
-        self.view.setWordWrap(False)
+        self.view.setWordWrap(True)  # a folder's message is read whole, not cut off
+        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.view.verticalHeader().setMinimumSectionSize(self.fontMetrics().height() * 2)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(0, 420)

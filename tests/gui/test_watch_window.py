@@ -63,7 +63,7 @@ def test_watch_a_folder_stamp_pause_and_a_removed_folder(qtbot, make_window, tmp
     inbox.rename(gone)
     folder = wait_state(qtbot, page, inbox, "missing")
     assert "is not there" in folder["message"] and "Watching goes on when it is back" in folder["message"]
-    assert page.model.index(0, 2).data() == "Missing"
+    assert page.model.index(0, 2).data() == "\u26a0 Missing"
     assert page.model.index(0, 3).data() == folder["message"]
 
     # Stop watching it: gone from the list (the history keeps its stamps).
