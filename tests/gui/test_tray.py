@@ -38,6 +38,15 @@ def answer_question(qtbot, window, button_text):
     QTimer.singleShot(0, click)
 
 
+def window_watching_a_folder(qtbot, make_window, tmp_path):
+    window = make_window()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    window.watch_page.add_folder(str(inbox))
+    wait_state(qtbot, window.watch_page, inbox, "watching")
+    return window, inbox
+
+
 def test_tooltip_menu_and_notifications_follow_the_work(qtbot, make_window, tmp_path, monkeypatch):
     monkeypatch.setenv("INTEGRITAS_SANDBOX_BLOCK_TIME", "60")  # stamps stay pending
     window = make_window()
@@ -83,12 +92,8 @@ def test_confirmed_batch_is_notified_through_the_tray(qtbot, make_window, tmp_pa
 
 
 def test_close_asks_once_then_stays_in_the_tray_and_keeps_watching(qtbot, make_window, tmp_path, with_tray):
-    window = make_window()
+    window, inbox = window_watching_a_folder(qtbot, make_window, tmp_path)
     assert window.tray.available and window.tray.icon is not None
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    window.watch_page.add_folder(str(inbox))
-    wait_state(qtbot, window.watch_page, inbox, "watching")
 
     answer_question(qtbot, window, "Keep running")
     window.close()
@@ -110,11 +115,7 @@ def test_close_asks_once_then_stays_in_the_tray_and_keeps_watching(qtbot, make_w
 
 
 def test_close_answered_quit_closes_and_is_remembered(qtbot, make_window, tmp_path, with_tray):
-    window = make_window()
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    window.watch_page.add_folder(str(inbox))
-    wait_state(qtbot, window.watch_page, inbox, "watching")
+    window, _ = window_watching_a_folder(qtbot, make_window, tmp_path)
     answer_question(qtbot, window, "Quit")
     window.close()
     assert window._closing and window.settings.close_to_tray is False
