@@ -462,4 +462,6 @@ class MainWindow(QMainWindow):
         self._ticker.stop()
         self.tasks.close(10000)
         self.tray.hide()
+        if getattr(self, "instance_server", None) is not None:  # set by __main__ (single_instance)
+            self.instance_server.close()
         self.services.shutdown()

@@ -27,6 +27,8 @@ def test_watch_a_folder_stamp_pause_and_a_removed_folder(qtbot, make_window, tmp
     page = window.watch_page
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())][-1] == "Watched folders"
     assert page.empty_label.isVisibleTo(page)
+    window.act_watched.trigger()
+    assert window.tabs.currentWidget() is page
     inbox = tmp_path / "inbox"
     inbox.mkdir()
 
