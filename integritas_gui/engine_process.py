@@ -210,11 +210,11 @@ class EngineHost:
         return [folder_to_wire(f) for f in watch.list_folders(self.history)]
 
     def do_watch_add(self, path: str, recursive: bool = False, include: list[str] = (),
-                     exclude: list[str] = (), hidden: bool = False) -> dict:
+                     exclude: list[str] = (), hidden: bool = False, restamp_changed: bool = True) -> dict:
         from integritas_gui.core import watch
 
         folder = watch.add_folder(self.history, path, recursive=recursive, include=include,
-                                  exclude=exclude, hidden=hidden)
+                                  exclude=exclude, hidden=hidden, restamp_changed=restamp_changed)
         self._folders_changed()
         return folder_to_wire(folder)
 

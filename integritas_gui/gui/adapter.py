@@ -282,9 +282,10 @@ class EngineBridge(QObject):
         return self._send("watch_list", on_done, on_error)
 
     def watch_add(self, path: str, *, recursive: bool = False, include=(), exclude=(), hidden: bool = False,
-                  on_done=None, on_error=None) -> int:
+                  restamp_changed: bool = True, on_done=None, on_error=None) -> int:
         return self._send("watch_add", on_done, on_error, path=str(path), recursive=recursive,
-                          include=list(include), exclude=list(exclude), hidden=hidden)
+                          include=list(include), exclude=list(exclude), hidden=hidden,
+                          restamp_changed=restamp_changed)
 
     def watch_pause(self, path: str, paused: bool = True, on_done=None, on_error=None) -> int:
         return self._send("watch_pause", on_done, on_error, path=str(path), paused=paused)

@@ -52,6 +52,8 @@ def options_text(folder: dict) -> str:
         parts.append("not " + patterns_text(folder["exclude"]))
     if folder.get("hidden"):
         parts.append("hidden files too")
+    if not folder.get("restamp_changed", True):
+        parts.append("each file stamped once")
     return ", ".join(parts)
 
 
@@ -148,8 +150,11 @@ class WatchFolderDialog(QDialog):
         form.addRow(self.tr("&Leave out:"), self.exclude_edit)
         self.hidden_box = QCheckBox(self.tr("Stamp &hidden files too"), self)
         form.addRow("", self.hidden_box)
-        note = QLabel(self.tr("New files are stamped once they have stopped changing for a few seconds; "
-                              "a changed file is stamped again."), self)
+        self.restamp_box = QCheckBox(self.tr("Stamp a &changed file again (its history keeps both stamps)"), self)
+        self.restamp_box.setChecked(True)
+        form.addRow("", self.restamp_box)
+        note = QLabel(self.tr("New files are stamped once they have stopped changing for a few seconds. "
+                              "A content stamped before is never stamped twice."), self)
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
                                    self)
@@ -169,7 +174,8 @@ class WatchFolderDialog(QDialog):
     def values(self) -> dict:
         return {"path": self.path_edit.text().strip(), "recursive": self.recursive_box.isChecked(),
                 "include": parse_patterns(self.include_edit.text()),
-                "exclude": parse_patterns(self.exclude_edit.text()), "hidden": self.hidden_box.isChecked()}
+                "exclude": parse_patterns(self.exclude_edit.text()), "hidden": self.hidden_box.isChecked(),
+                "restamp_changed": self.restamp_box.isChecked()}
 
 
 class WatchPage(QWidget):
@@ -254,13 +260,15 @@ class WatchPage(QWidget):
         self.dialog = dialog
         return dialog
 
-    def add_folder(self, path: str, *, recursive: bool = True, include=(), exclude=(), hidden: bool = False) -> None:
+    def add_folder(self, path: str, *, recursive: bool = True, include=(), exclude=(), hidden: bool = False,
+                   restamp_changed: bool = True) -> None:
         if not path:
             self.window.statusBar().showMessage(self.tr("Choose a folder to watch first."), 8000)
             return
         self.window.remember_dir("last_watch_dir", path)
         self.window.bridge.watch_add(path, recursive=recursive, include=include, exclude=exclude, hidden=hidden,
-                                     on_done=self.folder_changed, on_error=self.window.show_error)
+                                     restamp_changed=restamp_changed, on_done=self.folder_changed,
+                                     on_error=self.window.show_error)
 
     def selected_folder(self) -> dict | None:
         rows = self.view.selectionModel().selectedRows()

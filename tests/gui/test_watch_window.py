@@ -94,3 +94,32 @@ def test_watched_folders_come_back_after_a_restart(qtbot, make_window, tmp_path)
     again = make_window()
     wait_state(qtbot, again.watch_page, folder, "watching")
     wait_row(qtbot, again, scan, {"confirmed"}, kind="stamp")
+
+
+def test_a_changed_file_is_stamped_again_unless_the_folder_says_once(qtbot, make_window, tmp_path):
+    window = make_window()
+    page = window.watch_page
+    again, once = tmp_path / "again", tmp_path / "once"
+    again.mkdir(), once.mkdir()
+    page.add_folder(str(again))
+    dialog = page.open_add_dialog()
+    dialog.path_edit.setText(str(once))
+    dialog.restamp_box.setChecked(False)
+    dialog.accept()
+    wait_state(qtbot, page, again, "watching")
+    wait_state(qtbot, page, once, "watching")
+    once_row = [f["path"] for f in page.model.folders()].index(str(once))
+    assert "each file stamped once" in page.model.index(once_row, 1).data()
+
+    def stamps(path):
+        return [row for row in window.model.rows() if row.path == str(path) and row.kind == "stamp"]
+
+    first, second = make_file(again, "draft.txt", 5_000), make_file(once, "draft.txt", 5_000, seed=2)
+    for path in (first, second):
+        wait_row(qtbot, window, path, {"confirmed"}, kind="stamp")
+    first.write_bytes(b"edited " * 900)
+    second.write_bytes(b"edited as well " * 900)
+    qtbot.waitUntil(lambda: len(stamps(first)) == 2 and all(r.state == "confirmed" for r in stamps(first)),
+                    timeout=WAIT_MS)
+    qtbot.wait(1500)  # several settle and poll periods
+    assert len(stamps(second)) == 1
