@@ -111,7 +111,7 @@ def open_window(args: argparse.Namespace):
         print(f"integritas-gui: {exc.message}", file=sys.stderr)
         return 2
     window = MainWindow(services, log_path=log_path, force_sandbox=args.sandbox)
-    window.showMinimized() if args.background else window.show()
+    window.start_in_background() if args.background else window.show()
     if not args.smoke_test:
         window.instance_server = single_instance.serve(window, dirs.data)
     if args.files:

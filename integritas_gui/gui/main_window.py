@@ -451,6 +451,14 @@ class MainWindow(QMainWindow):
         self._closing = True
         super().closeEvent(event)
 
+    def start_in_background(self) -> None:
+        """``--background`` (start at login): straight to the tray where there is one, else minimised."""
+        if self.tray.available:
+            QApplication.instance().setQuitOnLastWindowClosed(False)
+            self.hide()
+        else:
+            self.showMinimized()
+
     def quit_app(self) -> None:
         """Quit for real (the tray's Quit): unfinished jobs stay resumable."""
         self._quitting = True

@@ -22,8 +22,10 @@ def quick_watching(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def with_tray(monkeypatch):
+def with_tray(monkeypatch, qapp):
     monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    yield
+    qapp.setQuitOnLastWindowClosed(True)  # closing to the tray turned it off
 
 
 def answer_question(qtbot, window, button_text):
@@ -148,3 +150,25 @@ def test_start_at_login_and_close_to_tray_in_settings(qtbot, make_window, tmp_pa
     dialog.login_check.setChecked(False)
     dialog.button_box.accepted.emit()
     assert not entry.exists()
+
+
+@pytest.mark.parametrize("tray", [True, False], ids=["tray", "no-tray"])
+def test_started_at_login_goes_to_the_tray_or_minimised(qtbot, data_dir, monkeypatch, tray):
+    import sys
+
+    from integritas_gui.__main__ import open_window, parse_args
+
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: tray))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # the window's crash handler is put back
+    monkeypatch.setattr("threading.excepthook", __import__("threading").excepthook)
+    app, window = open_window(parse_args(["--sandbox", "--background"]))
+    qtbot.addWidget(window)
+    try:
+        if tray:
+            assert not window.isVisible() and not app.quitOnLastWindowClosed()
+        else:
+            assert window.isMinimized()
+        assert window.bridge.wait_idle(30)  # the engine runs all the same
+    finally:
+        app.setQuitOnLastWindowClosed(True)
+        window.shutdown()
