@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+
 import pytest
 
 from integritas_gui.gui import watch_page
@@ -123,3 +127,19 @@ def test_a_changed_file_is_stamped_again_unless_the_folder_says_once(qtbot, make
                     timeout=WAIT_MS)
     qtbot.wait(1500)  # several settle and poll periods
     assert len(stamps(second)) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_watching_goes_on_after_the_engine_process_is_killed(qtbot, make_window, tmp_path):
+    window = make_window()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    window.watch_page.add_folder(str(inbox))
+    wait_state(qtbot, window.watch_page, inbox, "watching")
+    first_pid = window.bridge.pid
+    with qtbot.waitSignal(window.bridge.state_changed, timeout=10_000,
+                          check_params_cb=lambda state, text: state == "restarting"):
+        os.kill(first_pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: window.bridge.state == "ready" and window.bridge.pid != first_pid, timeout=30_000)
+    after = make_file(inbox, "after-restart.pdf", 12_000)
+    wait_row(qtbot, window, after, {"confirmed"}, kind="stamp")  # the new engine watches again
