@@ -12,7 +12,7 @@ from integritas_gui.core import autostart
 from integritas_gui.core.settings import load_settings
 from integritas_gui.gui import watch_page
 from tests.gui.test_main_window import WAIT_MS, make_file, wait_row
-from tests.gui.test_watch_window import wait_state
+from tests.gui.test_watch_window import wait_state, window_watching_a_folder
 
 
 @pytest.fixture(autouse=True)
@@ -38,15 +38,6 @@ def answer_question(qtbot, window, button_text):
         next(b for b in box.buttons() if b.text() == button_text).click()
 
     QTimer.singleShot(0, click)
-
-
-def window_watching_a_folder(qtbot, make_window, tmp_path):
-    window = make_window()
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    window.watch_page.add_folder(str(inbox))
-    wait_state(qtbot, window.watch_page, inbox, "watching")
-    return window, inbox
 
 
 def test_tooltip_menu_and_notifications_follow_the_work(qtbot, make_window, tmp_path, monkeypatch):

@@ -26,6 +26,15 @@ def wait_state(qtbot, page, path, state):
     return folder_row(page, path)
 
 
+def window_watching_a_folder(qtbot, make_window, tmp_path):
+    window = make_window()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    window.watch_page.add_folder(str(inbox))
+    wait_state(qtbot, window.watch_page, inbox, "watching")
+    return window, inbox
+
+
 def test_watch_a_folder_stamp_pause_and_a_removed_folder(qtbot, make_window, tmp_path):
     window = make_window()
     page = window.watch_page
@@ -131,11 +140,7 @@ def test_a_changed_file_is_stamped_again_unless_the_folder_says_once(qtbot, make
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_watching_goes_on_after_the_engine_process_is_killed(qtbot, make_window, tmp_path):
-    window = make_window()
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    window.watch_page.add_folder(str(inbox))
-    wait_state(qtbot, window.watch_page, inbox, "watching")
+    window, inbox = window_watching_a_folder(qtbot, make_window, tmp_path)
     first_pid = window.bridge.pid
     with qtbot.waitSignal(window.bridge.state_changed, timeout=10_000,
                           check_params_cb=lambda state, text: state == "restarting"):

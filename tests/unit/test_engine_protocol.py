@@ -39,6 +39,11 @@ class Engine:
     def reply(self, request: int) -> dict:
         return self.until(lambda e: e.get("event") == "reply" and e.get("id") == request)
 
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def jobs(self, job_id: int) -> list[dict]:
         return [job for e in self.events if e["event"] == "updates" for job in e["jobs"]
                 if job["job_id"] == job_id]
@@ -74,9 +79,7 @@ def test_start_commands_updates_and_shutdown(sandbox, tmp_path):
         assert engine.reply(5)["result"] is None
         assert engine.process.wait(timeout=30) == 0
     finally:
-        if engine.process.poll() is None:
-            engine.process.kill()
-            engine.process.wait()
+        engine.stop()
 
 
 def test_the_engine_stops_when_the_window_goes_away(sandbox):
@@ -136,6 +139,4 @@ def test_watch_commands_and_folder_events(sandbox, tmp_path):
         assert engine.reply(7)["result"] is None
         assert engine.process.wait(timeout=30) == 0
     finally:
-        if engine.process.poll() is None:
-            engine.process.kill()
-            engine.process.wait()
+        engine.stop()
