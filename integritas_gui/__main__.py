@@ -81,6 +81,12 @@ def open_window(args: argparse.Namespace):
     dirs = app_dirs(args.data_dir).create()
     log_path = setup_logging(dirs.logs)
     log.info("%s %s starting (data %s)", APP_NAME, __version__, dirs.data)
+    from integritas_gui.gui import single_instance
+
+    if not args.smoke_test and single_instance.hand_over(single_instance.server_name(dirs.data),
+                                                         single_instance.launch_message(args)):
+        log.info("Handed the launch over to the running window")
+        return 0
 
     settings = load_settings(dirs.settings_file)
     secrets = SecretStore(dirs.config)
@@ -105,7 +111,9 @@ def open_window(args: argparse.Namespace):
         print(f"integritas-gui: {exc.message}", file=sys.stderr)
         return 2
     window = MainWindow(services, log_path=log_path, force_sandbox=args.sandbox)
-    window.showMinimized() if args.background else window.show()
+    window.start_in_background() if args.background else window.show()
+    if not args.smoke_test:
+        window.instance_server = single_instance.serve(window, dirs.data)
     if args.files:
         window.add_paths([os.path.abspath(path) for path in args.files])
     for kind in ("stamp", "verify"):

@@ -30,7 +30,7 @@ ENGINE_LOG_NAME = "engine.log"
 
 # Commands the window sends (besides the first line, "start").
 COMMANDS = ("add_files", "add_hash", "cancel", "cancel_all", "retry", "resume", "set_report_path",
-            "wait_idle", "shutdown")
+            "wait_idle", "watch_start", "watch_list", "watch_add", "watch_pause", "watch_remove", "shutdown")
 SLOW_COMMANDS = ("add_files", "wait_idle")  # run on threads of their own, not in turn
 
 
@@ -54,6 +54,13 @@ def _field_names() -> tuple[str, ...]:
 
 
 _FIELDS = _field_names()
+
+
+def folder_to_wire(folder: Any) -> dict[str, Any]:
+    """A core.watch.WatchFolder as a JSON object (the window's Watched folders tab shows these)."""
+    wire = dataclasses.asdict(folder)
+    wire["include"], wire["exclude"] = list(folder.include), list(folder.exclude)
+    return wire
 
 
 def update_from_wire(data: dict[str, Any]) -> Any:
@@ -128,6 +135,7 @@ class EngineHost:
         self._slow = ThreadPoolExecutor(4, thread_name_prefix="walk")
         self._walk_cancels: set[threading.Event] = set()
         self._walk_lock = threading.Lock()
+        self.watcher = None  # a core.watch.FolderWatcher once the window asks for watching
 
     # ---- commands (one method per command name) ------------------------------------------------
     def do_add_files(self, kind: str, paths: list[str], report: bool = False,
@@ -183,6 +191,54 @@ class EngineHost:
     def do_set_report_path(self, job_id: int, path: str) -> None:
         self.history.update(int(job_id), report_path=path)
 
+    # ---- watched folders: the watcher runs here; the window only shows them ---------------------
+    def do_watch_start(self, settle: float | None = None, poll: float | None = None) -> list[dict]:
+        """Watch the stored folders (once; later calls just list them). Each change of a folder's
+        state or message is sent as a ``folder`` event; its stamps are ordinary job updates."""
+        from integritas_gui.core import watch
+
+        if self.watcher is None:
+            options = {k: v for k, v in (("settle", settle), ("poll", poll)) if v is not None}
+            self.watcher = watch.FolderWatcher(self.history, self.engine, on_folder=self._folder_changed,
+                                               **options)
+            self.watcher.start()
+        return self.do_watch_list()
+
+    def do_watch_list(self) -> list[dict]:
+        from integritas_gui.core import watch
+
+        return [folder_to_wire(f) for f in watch.list_folders(self.history)]
+
+    def do_watch_add(self, path: str, recursive: bool = False, include: list[str] = (),
+                     exclude: list[str] = (), hidden: bool = False, restamp_changed: bool = True) -> dict:
+        from integritas_gui.core import watch
+
+        folder = watch.add_folder(self.history, path, recursive=recursive, include=include,
+                                  exclude=exclude, hidden=hidden, restamp_changed=restamp_changed)
+        self._folders_changed()
+        return folder_to_wire(folder)
+
+    def do_watch_pause(self, path: str, paused: bool = True) -> dict:
+        from integritas_gui.core import watch
+
+        folder = watch.set_paused(self.history, path, bool(paused))
+        self._folders_changed()
+        return folder_to_wire(folder)
+
+    def do_watch_remove(self, path: str) -> dict:
+        from integritas_gui.core import watch
+
+        folder = watch.remove_folder(self.history, path)
+        self._folders_changed()
+        return folder_to_wire(folder)
+
+    def _folders_changed(self) -> None:
+        if self.watcher is not None:
+            self.watcher.refresh()
+
+    def _folder_changed(self, folder: Any) -> None:
+        self.outbox.send({"event": "folder", "folder": folder_to_wire(folder)})
+
     # ---- dispatch ------------------------------------------------------------------------------
     def handle(self, message: dict[str, Any]) -> None:
         request = message.get("id")
@@ -220,6 +276,8 @@ class EngineHost:
 
     def close(self) -> None:
         self._stop_walks()
+        if self.watcher is not None:
+            self.watcher.stop()
         self.services.shutdown()  # first: a wait_idle in progress returns once the engine stops
         self._slow.shutdown(wait=True, cancel_futures=True)
 

@@ -42,9 +42,11 @@ def main() -> int:
     from integritas_gui.core.settings import Settings
     from integritas_gui.gui.app import create_application
     from integritas_gui.gui.main_window import MainWindow
+    from integritas_gui.gui import watch_page
     from integritas_gui.gui.theme import dark_palette
     from integritas_gui.session import Overrides, open_window_session, overrides_from_env
 
+    watch_page.WATCH_OPTIONS = {"settle": 0.5, "poll": 0.5}  # a dropped file is picked up at once
     app = create_application([sys.argv[0]])
     dirs = app_dirs().create()
     settings = Settings(first_run_done=True, hash_workers=2)
@@ -153,6 +155,31 @@ def main() -> int:
     wait_until(lambda: window.history_view is not None and window.history_view.model.rowCount() > 0,
                what="history rows")
     shot("history")
+
+    # Watched folders: one watching (its new file stamped), one paused, one whose drive is gone.
+    page = window.watch_page
+    notebook, scans, camera = (work / name for name in ("Lab notebook", "Scanned contracts", "Camera exports"))
+    for folder in (notebook, scans, camera):
+        folder.mkdir()
+        page.add_folder(str(folder), recursive=folder is not scans,
+                        exclude=("*.log",) if folder is notebook else (),
+                        include=("*.pdf",) if folder is scans else ())
+
+    def folder_state(folder) -> str:
+        return next((f["state"] for f in page.model.folders() if f["path"] == str(folder)), "")
+
+    wait_until(lambda: all(folder_state(f) == "watching" for f in (notebook, scans, camera)), what="watching")
+    entry = notebook / "2026-03-14 assay results.xlsx"
+    entry.write_bytes(b"assay results " * 4000)
+    wait_until(lambda: rows(path=str(entry), state="pending"), what="the watched file's stamp")
+    page.select_path(str(scans))
+    page.toggle_pause()
+    wait_until(lambda: folder_state(scans) == "paused", what="paused")
+    camera.rename(work / "Camera exports (unplugged)")
+    wait_until(lambda: folder_state(camera) == "missing", what="missing")
+    window.show_watched()
+    page.select_path(str(notebook))
+    shot("watched-folders")
     window.show_queue()
 
     # Errors sit next to their file: a file that vanished, and the service going away.

@@ -47,6 +47,9 @@ class Settings:
     send_file_details: bool = False
     proxy: str = ""
     notifications: bool = True
+    # Closing the window while folders are watched or stamps pending: stay in the tray (True), quit
+    # (False), or None: not asked yet (the window asks the first time).
+    close_to_tray: bool | None = None
     first_run_done: bool = False
     # Queue behaviour for files dropped on the window: "stamp", "verify" or "check".
     drop_action: str = "stamp"
@@ -92,6 +95,8 @@ def load_settings(path: str | os.PathLike) -> Settings:
             value = data[name]
             if name == "segment_size":
                 ok = value == "auto" or (isinstance(value, int) and value > 0)
+            elif name == "close_to_tray":
+                ok = value is None or isinstance(value, bool)
             elif wanted is float:
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
                 value = float(value) if ok else value
@@ -251,6 +256,19 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def parse_close_to_tray(text: str) -> bool | None:
+    if str(text).strip().lower() == "ask":
+        return None
+    try:
+        return parse_bool(text)
+    except SettingError:
+        raise SettingError(f"{text!r} is not an answer: give yes (stay in the tray), no (quit) or ask.") from None
+
+
+def show_close_to_tray(value: bool | None) -> str:
+    return "ask" if value is None else _yes_no(value)
+
+
 @dataclass(frozen=True)
 class SettingKey:
     """One setting as ``integritas config`` and the environment name it: parse text, show a value."""
@@ -282,6 +300,8 @@ SETTING_KEYS: tuple[SettingKey, ...] = (
                "verifications (yes/no)", parse_bool, _yes_no),
     SettingKey("notifications", "notifications", "notify when stamps are confirmed (yes/no)",
                parse_bool, _yes_no),
+    SettingKey("close-to-tray", "close_to_tray", "closing the window while folders are watched or "
+               "stamps pending keeps the app in the tray: yes/no/ask", parse_close_to_tray, show_close_to_tray),
     SettingKey("drop-action", "drop_action", "what the window does with dropped files: "
                + "/".join(DROP_ACTIONS), parse_drop_action),
     SettingKey("stamp-with", "stamp_with", "where stamps are sent from: service (Integritas) or node "

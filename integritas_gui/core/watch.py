@@ -203,6 +203,7 @@ class FolderWatcher:
         self._forget: list[tuple[int, str]] = []
         self._wake = threading.Condition()
         self._stopping = threading.Event()
+        self._resync = threading.Event()        # refresh(): re-read the stored folders now
         self._thread: threading.Thread | None = None
         self._synced = False                    # the stored folders were read once
         self._observer = None
@@ -241,6 +242,11 @@ class FolderWatcher:
         with self._wake:
             self._wake.notify_all()
 
+    def refresh(self) -> None:
+        """Re-read the stored folders now (one was added, paused or removed), not at the next poll."""
+        self._resync.set()
+        self.wake()
+
     def idle(self) -> bool:
         """Every live folder scanned once, nothing waiting to settle or to be handed over."""
         with self._wake:
@@ -256,7 +262,8 @@ class FolderWatcher:
         while not self._stopping.is_set():
             try:
                 now = time.monotonic()
-                if now >= next_poll:
+                if now >= next_poll or self._resync.is_set():
+                    self._resync.clear()
                     self._sync_folders()
                     self._synced = True
                     self._prune_unsent()
@@ -271,7 +278,7 @@ class FolderWatcher:
             except Exception:  # a bug must not end the watching: log it, carry on at the next tick
                 log.exception("Watched folders: unexpected error")
             with self._wake:
-                if self._events or self._stopping.is_set():
+                if self._events or self._stopping.is_set() or self._resync.is_set():
                     continue
                 if self._ready and len(self._unsent) < MAX_UNSENT:
                     continue

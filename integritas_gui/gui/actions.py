@@ -59,6 +59,8 @@ def build_actions(window) -> None:
     window.act_history = _action(window, tr("&History"), window.show_history, "Ctrl+2",
                                  tr("Every stamp, check and verification so far"))
     window.act_history.setShortcuts([QKeySequence("Ctrl+2"), QKeySequence("Ctrl+H")])
+    window.act_watched = _action(window, tr("&Watched folders"), window.show_watched, "Ctrl+3",
+                                 tr("Folders whose new and changed files are stamped"))
     window.act_settings = _action(window, tr("&Settings\u2026"), window.show_settings, key.Preferences)
     if window.act_settings.shortcut().isEmpty():
         window.act_settings.setShortcut(QKeySequence("Ctrl+,"))
@@ -84,7 +86,7 @@ def build_menus(window) -> None:
     actions_menu.addActions([window.act_cancel, window.act_cancel_all, window.act_retry, window.act_remove,
                              window.act_clear, window.act_reveal])
     view_menu = bar.addMenu(tr("&View"))
-    view_menu.addActions([window.act_queue, window.act_history])
+    view_menu.addActions([window.act_queue, window.act_history, window.act_watched])
     settings_menu = bar.addMenu(tr("&Settings"))
     settings_menu.addAction(window.act_settings)
     help_menu = bar.addMenu(tr("&Help"))

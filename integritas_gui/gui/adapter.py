@@ -59,6 +59,7 @@ class EngineBridge(QObject):
 
     updates = Signal(list)
     state_changed = Signal(str, str)  # "ready", "restarting" or "failed"; a sentence for people
+    folder_changed = Signal(dict)  # a watched folder's new state or message (engine_process.folder_to_wire)
 
     def __init__(self, config: Callable[[], dict], parent: QObject | None = None, *,
                  interval_ms: int = FLUSH_INTERVAL_MS, max_batch: int = MAX_BATCH,
@@ -83,6 +84,7 @@ class EngineBridge(QObject):
         self._deaths: deque[float] = deque()
         self._fatal: str | None = None
         self._process: QProcess | None = None
+        self._watch_options: dict | None = None  # watch_start's arguments once the window watches
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.flush)
@@ -106,6 +108,8 @@ class EngineBridge(QObject):
             # What was in flight goes on from the history; jobs that finished while their last
             # updates died with the old child are announced again.
             self._write({"cmd": "resume", "announce": sorted(self._unfinished)})
+            if self._watch_options is not None:
+                self._write({"cmd": "watch_start", **self._watch_options})
         for message, _, _ in self._requests.values():
             self._write(message)  # unanswered by the child that died
 
@@ -173,6 +177,8 @@ class EngineBridge(QObject):
                 callback(value)
             elif not ok:
                 log.warning("Engine command %s failed: %s", request[0]["cmd"], value.message)
+        elif event == "folder":
+            self.folder_changed.emit(message["folder"])
         elif event == "ready":
             self.pid = message.get("pid")
             self.ready_info = {k: v for k, v in message.items() if k != "event"}
@@ -265,6 +271,27 @@ class EngineBridge(QObject):
 
     def set_report_path(self, job_id: int, path: str, on_done=None, on_error=None) -> int:
         return self._send("set_report_path", on_done, on_error, job_id=job_id, path=path)
+
+    def watch_start(self, *, settle: float | None = None, poll: float | None = None, on_done=None,
+                    on_error=None) -> int:
+        """The engine watches the stored folders; ``on_done`` gets their list."""
+        self._watch_options = {"settle": settle, "poll": poll}
+        return self._send("watch_start", on_done, on_error, **self._watch_options)
+
+    def watch_list(self, on_done=None, on_error=None) -> int:
+        return self._send("watch_list", on_done, on_error)
+
+    def watch_add(self, path: str, *, recursive: bool = False, include=(), exclude=(), hidden: bool = False,
+                  restamp_changed: bool = True, on_done=None, on_error=None) -> int:
+        return self._send("watch_add", on_done, on_error, path=str(path), recursive=recursive,
+                          include=list(include), exclude=list(exclude), hidden=hidden,
+                          restamp_changed=restamp_changed)
+
+    def watch_pause(self, path: str, paused: bool = True, on_done=None, on_error=None) -> int:
+        return self._send("watch_pause", on_done, on_error, path=str(path), paused=paused)
+
+    def watch_remove(self, path: str, on_done=None, on_error=None) -> int:
+        return self._send("watch_remove", on_done, on_error, path=str(path))
 
     def wait_idle(self, timeout: float | None = None, *, include_pending: bool = True) -> bool:
         """Block until the engine has no work (for tests and benchmarks; never from a slot)."""

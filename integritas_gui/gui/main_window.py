@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QMainWindow, QPushButton, QRadioButton,
-    QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget,
+    QApplication, QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QMainWindow, QPushButton, QRadioButton,
+    QTabWidget, QVBoxLayout, QWidget,
 )
 
 from integritas_gui import APP_NAME
@@ -46,9 +46,11 @@ class MainWindow(QMainWindow):
         self.model = QueueModel(self)
         self.notifications: list[tuple[str, str]] = []  # (title, text) shown, newest last
         self.engine_notices: list[tuple[str, str]] = []  # (state, text) of the engine process
+        self.watch_page = None  # built with the tabs; follows each engine started after it
         self.bridge = self._start_engine(services)
         self._restart_when_idle = False
         self._closing = False
+        self._quitting = False
         self.history_view = None
         self._summary_shown: str | None = None  # the status bar's batch summary, until new work starts
 
@@ -64,6 +66,7 @@ class MainWindow(QMainWindow):
         self._totals_timer.setSingleShot(True)
         self._totals_timer.setInterval(200)
         self._totals_timer.timeout.connect(self.queue_page.refresh_totals)
+        self._totals_timer.timeout.connect(self.tray.refresh)
         self.model.totals_changed.connect(self._totals_timer.start)
         self.model.rowsInserted.connect(self.queue_page.rows_changed)
         self.model.rowsRemoved.connect(self.queue_page.rows_changed)
@@ -157,6 +160,11 @@ class MainWindow(QMainWindow):
         history_layout = QVBoxLayout(self.history_page)
         history_layout.setContentsMargins(0, 6, 0, 0)
         self.tabs.addTab(self.history_page, self.tr("History"))
+        from integritas_gui.gui.watch_page import WatchPage
+
+        self.watch_page = WatchPage(self, self.tabs)
+        self.watch_page.connect_engine(self.bridge)
+        self.tabs.addTab(self.watch_page, self.tr("Watched folders"))
         self.tabs.currentChanged.connect(self._tab_changed)
         outer.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
@@ -164,12 +172,12 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.service_label)
 
     def _build_tray(self) -> None:
-        self.tray: QSystemTrayIcon | None = None
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            self.tray = QSystemTrayIcon(QGuiApplication.windowIcon(), self)
-            self.tray.setToolTip(APP_NAME)
-            self.tray.activated.connect(lambda *_: (self.showNormal(), self.activateWindow()))
-            self.tray.show()
+        from integritas_gui.gui.tray import Tray
+
+        self.tray = Tray(self)
+        self.tray.quit_requested.connect(self.quit_app)
+        self.watch_page.folder_seen.connect(self.tray.folder_changed)
+        self.watch_page.folders_changed.connect(self.tray.refresh)
 
     def _apply_trial_state(self) -> None:
         trial = self.services.trial
@@ -267,8 +275,7 @@ class MainWindow(QMainWindow):
         self.notifications.append((title, text))
         self._summary_shown = f"{title}: {text}"
         self.statusBar().showMessage(self._summary_shown, 10000)
-        if self.tray is not None and self.settings.notifications:
-            self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
+        self.tray.notify(title, text)
 
     def _drop_summary(self) -> None:
         if self.statusBar().currentMessage() == self._summary_shown:
@@ -384,6 +391,8 @@ class MainWindow(QMainWindow):
         bridge.updates.connect(self.on_updates)
         bridge.state_changed.connect(self._engine_state_changed)
         services.engine = bridge
+        if self.watch_page is not None:
+            self.watch_page.connect_engine(bridge)
         return bridge
 
     def _engine_state_changed(self, state: str, text: str) -> None:
@@ -403,6 +412,9 @@ class MainWindow(QMainWindow):
 
     def show_history(self) -> None:
         self.tabs.setCurrentWidget(self.history_page)
+
+    def show_watched(self) -> None:
+        self.tabs.setCurrentWidget(self.watch_page)
 
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is not self.history_page:
@@ -430,13 +442,34 @@ class MainWindow(QMainWindow):
         self.bridge.resume(on_error=self.show_error)
 
     def closeEvent(self, event) -> None:
+        if not self._quitting and self.tray.keeps_running():
+            # The engine goes on (watching, following stamps); the tray brings the window back.
+            event.ignore()
+            QApplication.instance().setQuitOnLastWindowClosed(False)
+            self.hide()
+            return
         self._closing = True
         super().closeEvent(event)
+
+    def start_in_background(self) -> None:
+        """``--background`` (start at login): straight to the tray where there is one, else minimised."""
+        if self.tray.available:
+            QApplication.instance().setQuitOnLastWindowClosed(False)
+            self.hide()
+        else:
+            self.showMinimized()
+
+    def quit_app(self) -> None:
+        """Quit for real (the tray's Quit): unfinished jobs stay resumable."""
+        self._quitting = True
+        self.close()
+        QApplication.instance().quit()
 
     def shutdown(self) -> None:
         """Stop timers and background work; quitting leaves unfinished jobs to resume next time."""
         self._ticker.stop()
         self.tasks.close(10000)
-        if self.tray is not None:
-            self.tray.hide()
+        self.tray.hide()
+        if getattr(self, "instance_server", None) is not None:  # set by __main__ (single_instance)
+            self.instance_server.close()
         self.services.shutdown()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from integritas_gui.core import autostart
 from integritas_gui.core.errors import IntegritasError
 from integritas_gui.gui.key_field import ApiKeyField
 from integritas_gui.core.paths import app_dirs
@@ -217,6 +218,11 @@ class SettingsDialog(QDialog):
         self.notify_check = QCheckBox(self.tr("Notify me when stamps are confirmed"))
         self.notify_check.setAccessibleName(self.tr("Notifications"))
         form.addRow("", self.notify_check)
+        self.tray_check = QCheckBox(self.tr("Keep running in the tray when the window is closed"))
+        self.tray_check.setToolTip(self.tr("Watched folders go on being stamped, pending stamps are followed."))
+        form.addRow("", self.tray_check)
+        self.login_check = QCheckBox(self.tr("Start when I log in (in the tray, watching)"))
+        form.addRow("", self.login_check)
         return group
 
     def _build_privacy_group(self) -> QGroupBox:
@@ -252,6 +258,8 @@ class SettingsDialog(QDialog):
         self.segment_combo.setCurrentIndex(max(0, segment_index))
         self.sidecar_check.setChecked(s.write_sidecar_receipts)
         self.notify_check.setChecked(s.notifications)
+        self.tray_check.setChecked(bool(s.close_to_tray))
+        self.login_check.setChecked(autostart.is_enabled())
         self.details_check.setChecked(s.send_file_details)
         self._describe_storage()
 
@@ -291,6 +299,9 @@ class SettingsDialog(QDialog):
             proxy=self.proxy_edit.text().strip(),
             request_timeout=float(self.timeout_spin.value()),
             notifications=self.notify_check.isChecked(),
+            # unticked and never asked: still asked the first time the window is closed
+            close_to_tray=True if self.tray_check.isChecked() else (
+                None if self.settings.close_to_tray is None else False),
             **self.node_group.values(),
         )
 
@@ -354,6 +365,13 @@ class SettingsDialog(QDialog):
             return
         if not self._store_key():
             return
+        if self.login_check.isChecked() != autostart.is_enabled():
+            try:
+                autostart.enable() if self.login_check.isChecked() else autostart.disable()
+            except OSError as exc:
+                self.error_label.setText(self.tr("Start at login could not be changed: {error}").format(
+                    error=exc.strerror or exc))
+                return
         problem = self.node_group.store_password()
         if problem:
             self.error_label.setText(problem)

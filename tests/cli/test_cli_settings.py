@@ -76,7 +76,8 @@ def test_config_round_trip_for_every_key_and_plain_errors(tmp_path, capsys, data
                "hash-workers": ("1", 1), "request-timeout": ("7.5", 7.5),
                "send-file-details": ("on", True), "notifications": ("no", False),
                "drop-action": ("verify", "verify"), "stamp-with": ("node", "node"),
-               "node-url": ("127.0.0.1:9105/", "http://127.0.0.1:9105"), "node-confirmations": ("5", 5)}
+               "node-url": ("127.0.0.1:9105/", "http://127.0.0.1:9105"), "node-confirmations": ("5", 5),
+               "close-to-tray": ("yes", True)}
     for key, (text, value) in changes.items():
         assert config("set", key, text)[:2] == (0, [{"key": key, "value": value}])
         assert config("get", key)[1] == [{"key": key, "value": value}]
@@ -90,7 +91,8 @@ def test_config_round_trip_for_every_key_and_plain_errors(tmp_path, capsys, data
     for argv in (("set", "segment-size", "3MiB"), ("set", "proxy", "socks://x"), ("set", "service", "http://example.com"),
                  ("set", "hash-workers", "0"), ("set", "request-timeout", "soon"), ("get", "colour"),
                  ("set", "sidecar-receipts", "maybe"), ("set", "stamp-with", "my node"),
-                 ("set", "node-url", "ftp://node.example"), ("set", "node-confirmations", "0")):
+                 ("set", "node-url", "ftp://node.example"), ("set", "node-confirmations", "0"),
+                 ("set", "close-to-tray", "maybe")):
         code, out, err = config(*argv)
         assert (code, out) == (2, []), argv
         assert err.startswith("integritas: ") and err.count("\n") == 1 and "Traceback" not in err

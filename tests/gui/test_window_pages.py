@@ -11,7 +11,7 @@ from tests.gui.test_main_window import WAIT_MS, make_file, wait_row
 def test_queue_and_history_are_tabs_from_the_first_start(qtbot, make_window, tmp_path):
     window = make_window()
     tabs = window.tabs
-    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Queue", "History"]
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Queue", "History", "Watched folders"]
     assert tabs.currentWidget() is window.queue_page
     assert not tabs.tabBar().isHidden()
 
@@ -33,7 +33,7 @@ def test_queue_and_history_are_tabs_from_the_first_start(qtbot, make_window, tmp
 
     # The View menu still switches, and the History shows what finished since it was last shown.
     view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
-    assert [a.text() for a in view_menu.actions()] == ["&Queue", "&History"]
+    assert [a.text() for a in view_menu.actions()] == ["&Queue", "&History", "&Watched folders"]
     second = make_file(tmp_path, "second.pdf", 30_000, seed=2)
     window.add_paths([second], "stamp")
     wait_row(qtbot, window, second, {"confirmed"}, kind="stamp")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 from integritas_gui.core.hashing import hash_file
 from integritas_gui.engine_process import update_from_wire, update_to_wire
@@ -31,8 +32,17 @@ class Engine:
                 return event
         raise AssertionError(f"the engine ended first: {self.process.stderr.read()[-2000:]}")
 
+    def seen(self, test) -> dict:
+        """The first event so far that passes ``test``, else the next one (events and replies race)."""
+        return next((e for e in self.events if test(e)), None) or self.until(test)
+
     def reply(self, request: int) -> dict:
         return self.until(lambda e: e.get("event") == "reply" and e.get("id") == request)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def jobs(self, job_id: int) -> list[dict]:
         return [job for e in self.events if e["event"] == "updates" for job in e["jobs"]
@@ -69,9 +79,7 @@ def test_start_commands_updates_and_shutdown(sandbox, tmp_path):
         assert engine.reply(5)["result"] is None
         assert engine.process.wait(timeout=30) == 0
     finally:
-        if engine.process.poll() is None:
-            engine.process.kill()
-            engine.process.wait()
+        engine.stop()
 
 
 def test_the_engine_stops_when_the_window_goes_away(sandbox):
@@ -91,3 +99,44 @@ def test_updates_leave_defaults_out_and_come_back_whole():
     assert wire == {"job_id": 7, "kind": "stamp", "path": "/a.txt", "state": "hashing",
                     "bytes_done": 1024, "bytes_total": 4096}
     assert update_from_wire(json.loads(json.dumps(wire))) == update
+
+
+def test_watch_commands_and_folder_events(sandbox, tmp_path):
+    """The engine watches; the window only sends watch_* commands and reads folder events."""
+    engine = Engine()
+    try:
+        engine.send(cmd="start", settings={"hash_workers": 1},
+                    sandbox={"base_url": sandbox.base_url, "api_key": sandbox.api_key,
+                             "block_time": TEST_BLOCK_TIME})
+        assert engine.until(lambda e: e["event"] in ("ready", "fatal"))["event"] == "ready"
+        engine.send(cmd="watch_start", id=1, settle=0.2, poll=30)  # a long poll: refresh must not wait for it
+        assert engine.reply(1)["result"] == []
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        engine.send(cmd="watch_add", id=2, path=str(inbox), recursive=True, exclude=["*.log"])
+        sent = time.monotonic()
+        added = engine.reply(2)["result"]
+        assert (added["path"], added["recursive"], added["exclude"]) == (str(inbox), True, ["*.log"])
+        event = engine.seen(lambda e: e["event"] == "folder" and e["folder"]["state"] == "watching")
+        assert event["folder"]["id"] == added["id"]
+        assert time.monotonic() - sent < 25  # picked up at once, not at the next 30 s poll
+
+        (inbox / "note.txt").write_text("watched\n")
+        confirmed = engine.seen(lambda e: e["event"] == "updates" and any(
+            j["state"] == "confirmed" and j["path"] == str(inbox / "note.txt") for j in e["jobs"]))
+        assert confirmed
+
+        engine.send(cmd="watch_pause", id=3, path=str(inbox), paused=True)
+        assert engine.reply(3)["result"]["paused"] is True
+        engine.seen(lambda e: e["event"] == "folder" and e["folder"]["state"] == "paused")
+        engine.send(cmd="watch_remove", id=4, path=str(tmp_path / "elsewhere"))
+        assert "is not a watched folder" in engine.reply(4)["error"]
+        engine.send(cmd="watch_remove", id=5, path=str(inbox))
+        assert engine.reply(5)["result"]["id"] == added["id"]
+        engine.send(cmd="watch_list", id=6)
+        assert engine.reply(6)["result"] == []
+        engine.send(cmd="shutdown", id=7)
+        assert engine.reply(7)["result"] is None
+        assert engine.process.wait(timeout=30) == 0
+    finally:
+        engine.stop()
