@@ -113,7 +113,7 @@ def test_spec_keeps_every_qt_module_the_app_imports_and_drops_the_heavy_ones():
     values = spec_assignments()
     unused = set(values["QT_UNUSED"])
     for heavy in ("QtWebEngineCore", "QtWebEngineWidgets", "Qt3DCore", "QtQuick", "QtQml", "QtPdf",
-                  "QtMultimedia", "QtNetwork"):
+                  "QtMultimedia"):
         assert heavy in unused
     used = set()
     for path in (ROOT / "integritas_gui").rglob("*.py"):
