@@ -140,3 +140,41 @@ def test_watch_commands_and_folder_events(sandbox, tmp_path):
         assert engine.process.wait(timeout=30) == 0
     finally:
         engine.stop()
+
+
+def test_reverify_and_import_commands(sandbox, tmp_path):
+    """Re-verify all and imports run in the engine: the window reads per-file events and replies."""
+    from tests.proof_files import error_entry
+
+    engine = Engine()
+    try:
+        engine.send(cmd="start", settings={"hash_workers": 1},
+                    sandbox={"base_url": sandbox.base_url, "api_key": sandbox.api_key,
+                             "block_time": TEST_BLOCK_TIME})
+        assert engine.until(lambda e: e["event"] in ("ready", "fatal"))["event"] == "ready"
+        kept, edited = tmp_path / "kept.txt", tmp_path / "edited.txt"
+        kept.write_text("kept as stamped\n")
+        edited.write_text("stamped, then edited\n")
+        engine.send(cmd="add_files", id=1, kind="stamp", paths=[str(kept), str(edited)])
+        assert len(engine.reply(1)["result"]) == 2
+        engine.send(cmd="wait_idle", id=2, timeout=30)
+        assert engine.reply(2)["result"] is True
+        edited.write_text("stamped, then EDITED\n")
+
+        engine.send(cmd="reverify", id=3, folders=[str(tmp_path)])
+        assert engine.reply(3)["result"] == {"checked": 2, "total": 2, "cancelled": False}
+        checks = [e for e in engine.events if e["event"] == "reverify" and e["request"] == 3]
+        assert [c["done"] for c in checks] == [1, 2] and {c["total"] for c in checks} == {2}
+        assert {c["check"]["path"]: c["check"]["status"] for c in checks} == {
+            str(kept): "match", str(edited): "changed"}
+        engine.send(cmd="reverify_cancel", id=4, request=3)  # nothing running: a no-op
+        assert engine.reply(4)["result"] is None
+
+        proof = tmp_path / "failed.json"
+        proof.write_text(json.dumps([error_entry("ab" * 32)]))
+        engine.send(cmd="import_files", id=5, paths=[str(proof), str(tmp_path / "absent.json")])
+        first, absent = engine.reply(5)["result"]
+        assert first["imported"] == 1 and "failed at the Integritas service" in first["message"]
+        assert absent["imported"] == 0 and absent["error"] and absent["message"].startswith("absent.json: ")
+    finally:
+        engine.stop()
