@@ -243,8 +243,7 @@ class EngineHost:
         from integritas_gui.core.errors import Cancelled
         from integritas_gui.core.reverify import reverify
 
-        cancel = threading.Event()
-        self._reverify_cancels[request] = cancel
+        cancel = self._reverify_cancels.setdefault(request, threading.Event())
         total = [0]
         checked = 0
         try:
@@ -292,6 +291,7 @@ class EngineHost:
             return
         if name == "reverify":
             args["request"] = request  # its events and its cancel name the request
+            self._reverify_cancels[request] = threading.Event()  # a cancel sent right after it counts
         if name in SLOW_COMMANDS:
             self._slow.submit(self._call, request, method, args)
         else:

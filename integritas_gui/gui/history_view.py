@@ -13,11 +13,12 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QDate, Qt, QTimer, QUrl, Slot
+from PySide6.QtCore import QCoreApplication, QDate, QEventLoop, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout,
@@ -27,9 +28,9 @@ from PySide6.QtWidgets import (
 
 from integritas_gui.core.errors import Cancelled, IntegritasError
 from integritas_gui.core.display import count_noun, iso_utc
-from integritas_gui.core.history_export import JobFilter, export_history, import_files
+from integritas_gui.core.history_export import ImportResult, JobFilter, export_history, import_files
 from integritas_gui.core.reverify import FileCheck, reverify
-from integritas_gui.gui.adapter import TaskRunner
+from integritas_gui.gui.adapter import EngineBridge, TaskRunner
 from integritas_gui.gui.history_model import HistoryFilter, HistoryModel
 from integritas_gui.gui.status_text import human_size, kind_text, local_time
 
@@ -68,6 +69,7 @@ class HistoryView(QWidget):
         self.model = HistoryModel(self.history, self)
         self._count_generation = 0
         self._reverify_cancel: threading.Event | None = None
+        self._reverify_request: int | None = None  # the engine's re-verification under way
         self._reverify_running = False
         self._build()
         self._search_timer = QTimer(self)
@@ -567,7 +569,19 @@ class HistoryView(QWidget):
                 on_done(exc)
 
         self.show_notice(self.tr("Importing\u2026"))
-        self.tasks.run(lambda: import_files(self.history, paths), done, failed)
+        bridge = self._bridge
+        if bridge is not None:  # the engine process writes the history; the window shows the outcome
+            bridge.import_files(paths, on_done=lambda results: done([ImportResult(**{
+                k: v for k, v in result.items() if k != "message"}) for result in results]), on_error=failed)
+        else:
+            self.tasks.run(lambda: import_files(self.history, paths), done, failed)
+
+    @property
+    def _bridge(self) -> EngineBridge | None:
+        """The window's engine process, which re-verifies and imports; without one (a view of a
+        history alone) this view does that work on its own task runner."""
+        engine = self.services.engine
+        return engine if isinstance(engine, EngineBridge) else None
 
     # ---- re-verify all -------------------------------------------------------------------------
     @property
@@ -593,6 +607,10 @@ class HistoryView(QWidget):
         self.problems_title.setText(self.tr("Checking stamped files\u2026"))
         self.reverify_all_button.setText(self.tr("Stop re-verifying"))
         self._reverify_counts = {"match": 0}
+        self._reverify_running = True
+        if self._bridge is not None:
+            self._reverify_in_engine(self._bridge)
+            return
         cancel = threading.Event()
         inbox: list[Any] = []  # (check, done, total) tuples from the worker
         lock = threading.Lock()
@@ -627,17 +645,47 @@ class HistoryView(QWidget):
         self._reverify_timer = QTimer(self)
         self._reverify_timer.setInterval(100)
         self._reverify_timer.timeout.connect(drain)
-        self._reverify_running = True
         self._reverify_timer.start()
         self.tasks.run(work, finished, finished)
+
+    def _reverify_in_engine(self, bridge: EngineBridge) -> None:
+        """The engine process re-hashes; its per-file events are shown as they come."""
+        last = [0]
+
+        def checked(event: dict) -> None:
+            if event.get("request") != self._reverify_request:
+                return
+            if event["done"] <= last[0]:  # a restarted engine begins again: so does the list
+                self.problems.clear()
+                self._reverify_counts = {"match": 0}
+            last[0] = event["done"]
+            self._reverify_result(FileCheck(**dict(event["check"], changed_ranges=tuple(
+                tuple(r) for r in event["check"].get("changed_ranges", ())))), event["done"], event["total"])
+
+        def finished(outcome: Any) -> None:
+            bridge.reverify_checked.disconnect(checked)
+            self._reverify_request = None
+            if isinstance(outcome, dict):
+                outcome = Cancelled("Re-verification cancelled.") if outcome.get("cancelled") else outcome["checked"]
+            self._reverify_finished(outcome)
+
+        bridge.reverify_checked.connect(checked)
+        self._reverify_request = bridge.reverify(on_done=finished, on_error=finished)
 
     def cancel_reverify_all(self) -> None:
         if self._reverify_cancel is not None:
             self._reverify_cancel.set()
+        if self._reverify_request is not None and self._bridge is not None:
+            self._bridge.reverify_cancel(self._reverify_request)
 
     def wait_reverify(self, timeout: float | None = None) -> bool:
-        """Wait (up to ``timeout`` seconds) until the worker has stopped."""
-        return self.tasks.wait(-1 if timeout is None else int(timeout * 1000))
+        """Wait (up to ``timeout`` seconds) until the re-verification has stopped."""
+        if self._reverify_request is None:
+            return self.tasks.wait(-1 if timeout is None else int(timeout * 1000))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._reverify_request is not None and (deadline is None or time.monotonic() < deadline):
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)  # the engine's reply
+        return self._reverify_request is None
 
     def _reverify_result(self, check: FileCheck, done: int, total: int) -> None:
         self.problems_progress.setRange(0, total)
