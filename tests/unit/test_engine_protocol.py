@@ -39,6 +39,12 @@ class Engine:
     def reply(self, request: int) -> dict:
         return self.until(lambda e: e.get("event") == "reply" and e.get("id") == request)
 
+    def start_ready(self, sandbox) -> None:
+        """``start`` on the trial sandbox with one hash worker; the engine must answer ``ready``."""
+        self.send(cmd="start", settings={"hash_workers": 1},
+                  sandbox={"base_url": sandbox.base_url, "api_key": sandbox.api_key, "block_time": TEST_BLOCK_TIME})
+        assert self.until(lambda e: e["event"] in ("ready", "fatal"))["event"] == "ready"
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -105,10 +111,7 @@ def test_watch_commands_and_folder_events(sandbox, tmp_path):
     """The engine watches; the window only sends watch_* commands and reads folder events."""
     engine = Engine()
     try:
-        engine.send(cmd="start", settings={"hash_workers": 1},
-                    sandbox={"base_url": sandbox.base_url, "api_key": sandbox.api_key,
-                             "block_time": TEST_BLOCK_TIME})
-        assert engine.until(lambda e: e["event"] in ("ready", "fatal"))["event"] == "ready"
+        engine.start_ready(sandbox)
         engine.send(cmd="watch_start", id=1, settle=0.2, poll=30)  # a long poll: refresh must not wait for it
         assert engine.reply(1)["result"] == []
         inbox = tmp_path / "inbox"
@@ -148,10 +151,7 @@ def test_reverify_and_import_commands(sandbox, tmp_path):
 
     engine = Engine()
     try:
-        engine.send(cmd="start", settings={"hash_workers": 1},
-                    sandbox={"base_url": sandbox.base_url, "api_key": sandbox.api_key,
-                             "block_time": TEST_BLOCK_TIME})
-        assert engine.until(lambda e: e["event"] in ("ready", "fatal"))["event"] == "ready"
+        engine.start_ready(sandbox)
         kept, edited = tmp_path / "kept.txt", tmp_path / "edited.txt"
         kept.write_text("kept as stamped\n")
         edited.write_text("stamped, then edited\n")
