@@ -30,8 +30,9 @@ ENGINE_LOG_NAME = "engine.log"
 
 # Commands the window sends (besides the first line, "start").
 COMMANDS = ("add_files", "add_hash", "cancel", "cancel_all", "retry", "resume", "set_report_path",
-            "wait_idle", "watch_start", "watch_list", "watch_add", "watch_pause", "watch_remove", "shutdown")
-SLOW_COMMANDS = ("add_files", "wait_idle")  # run on threads of their own, not in turn
+            "wait_idle", "watch_start", "watch_list", "watch_add", "watch_pause", "watch_remove",
+            "reverify", "reverify_cancel", "import_files", "shutdown")
+SLOW_COMMANDS = ("add_files", "wait_idle", "reverify", "import_files")  # on threads of their own
 
 
 _REQUIRED = ("job_id", "kind", "path", "state")
@@ -136,6 +137,7 @@ class EngineHost:
         self._walk_cancels: set[threading.Event] = set()
         self._walk_lock = threading.Lock()
         self.watcher = None  # a core.watch.FolderWatcher once the window asks for watching
+        self._reverify_cancels: dict[Any, threading.Event] = {}
 
     # ---- commands (one method per command name) ------------------------------------------------
     def do_add_files(self, kind: str, paths: list[str], report: bool = False,
@@ -232,6 +234,45 @@ class EngineHost:
         self._folders_changed()
         return folder_to_wire(folder)
 
+    # ---- history tab: re-verify and import run here; the window only shows their results ---------
+    def do_reverify(self, request: Any = None, folders: list[str] = (), quick: bool = False) -> dict:
+        """Re-hash the stamped files: one ``reverify`` event per file (``check``: the FileCheck
+        fields, ``done``, ``total``), then the reply ``{"checked": n, "cancelled": bool}``."""
+        from dataclasses import asdict
+
+        from integritas_gui.core.errors import Cancelled
+        from integritas_gui.core.reverify import reverify
+
+        cancel = self._reverify_cancels.setdefault(request, threading.Event())
+        total = [0]
+        checked = 0
+        try:
+            for check in reverify(self.history, folders, quick=bool(quick), cancel=cancel,
+                                  progress=lambda done, count: total.__setitem__(0, count)):
+                checked += 1
+                self.outbox.send({"event": "reverify", "request": request, "check": asdict(check),
+                                  "done": checked, "total": total[0]})
+        except Cancelled:
+            return {"checked": checked, "total": total[0], "cancelled": True}
+        finally:
+            self._reverify_cancels.pop(request, None)
+        return {"checked": checked, "total": total[0], "cancelled": False}
+
+    def do_reverify_cancel(self, request: Any = None) -> None:
+        """Stop the re-verification started by ``request`` (every one when not given)."""
+        for key, cancel in list(self._reverify_cancels.items()):
+            if request is None or key == request:
+                cancel.set()
+
+    def do_import_files(self, paths: list[str]) -> list[dict]:
+        """Import receipts, v1 proofs, exports or Edge Studio ZIPs; per file what was imported and
+        the plain message the window shows."""
+        from dataclasses import asdict
+
+        from integritas_gui.core.history_export import import_files
+
+        return [dict(asdict(result), message=result.message) for result in import_files(self.history, paths)]
+
     def _folders_changed(self) -> None:
         if self.watcher is not None:
             self.watcher.refresh()
@@ -248,6 +289,9 @@ class EngineHost:
         if method is None:
             self.reply(request, error=f"Unknown command {name!r}.")
             return
+        if name == "reverify":
+            args["request"] = request  # its events and its cancel name the request
+            self._reverify_cancels[request] = threading.Event()  # a cancel sent right after it counts
         if name in SLOW_COMMANDS:
             self._slow.submit(self._call, request, method, args)
         else:
@@ -276,6 +320,7 @@ class EngineHost:
 
     def close(self) -> None:
         self._stop_walks()
+        self.do_reverify_cancel()
         if self.watcher is not None:
             self.watcher.stop()
         self.services.shutdown()  # first: a wait_idle in progress returns once the engine stops

@@ -60,6 +60,7 @@ class EngineBridge(QObject):
     updates = Signal(list)
     state_changed = Signal(str, str)  # "ready", "restarting" or "failed"; a sentence for people
     folder_changed = Signal(dict)  # a watched folder's new state or message (engine_process.folder_to_wire)
+    reverify_checked = Signal(dict)  # one file re-verified: {"request", "check", "done", "total"}
 
     def __init__(self, config: Callable[[], dict], parent: QObject | None = None, *,
                  interval_ms: int = FLUSH_INTERVAL_MS, max_batch: int = MAX_BATCH,
@@ -179,6 +180,8 @@ class EngineBridge(QObject):
                 log.warning("Engine command %s failed: %s", request[0]["cmd"], value.message)
         elif event == "folder":
             self.folder_changed.emit(message["folder"])
+        elif event == "reverify":
+            self.reverify_checked.emit({k: v for k, v in message.items() if k != "event"})
         elif event == "ready":
             self.pid = message.get("pid")
             self.ready_info = {k: v for k, v in message.items() if k != "event"}
@@ -292,6 +295,19 @@ class EngineBridge(QObject):
 
     def watch_remove(self, path: str, on_done=None, on_error=None) -> int:
         return self._send("watch_remove", on_done, on_error, path=str(path))
+
+    def reverify(self, folders=(), *, quick: bool = False, on_done=None, on_error=None) -> int:
+        """The engine re-hashes the stamped files; each result comes as ``reverify_checked`` with
+        this request's id, then ``on_done({"checked", "total", "cancelled"})``."""
+        return self._send("reverify", on_done, on_error, folders=[str(f) for f in folders], quick=quick)
+
+    def reverify_cancel(self, request: int, on_error=None) -> int:
+        return self._send("reverify_cancel", None, on_error, request=request)
+
+    def import_files(self, paths, on_done=None, on_error=None) -> int:
+        """The engine imports the files; ``on_done`` gets a dict per file (ImportResult's fields
+        and its ``message``)."""
+        return self._send("import_files", on_done, on_error, paths=[str(p) for p in paths])
 
     def wait_idle(self, timeout: float | None = None, *, include_pending: bool = True) -> bool:
         """Block until the engine has no work (for tests and benchmarks; never from a slot)."""

@@ -22,15 +22,15 @@ from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequen
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout,
     QHeaderView, QLabel, QLineEdit, QMenu, QPlainTextEdit, QProgressBar, QPushButton, QSplitter,
-    QTableView, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QTableView, QToolButton, QTreeWidget, QVBoxLayout, QWidget,
 )
 
-from integritas_gui.core.errors import Cancelled, IntegritasError
+from integritas_gui.core.errors import IntegritasError
 from integritas_gui.core.display import count_noun, iso_utc
-from integritas_gui.core.history_export import JobFilter, export_history, import_files
-from integritas_gui.core.reverify import FileCheck, reverify
-from integritas_gui.gui.adapter import TaskRunner
+from integritas_gui.core.history_export import ImportResult, JobFilter, export_history, import_files
+from integritas_gui.gui.adapter import EngineBridge, TaskRunner
 from integritas_gui.gui.history_model import HistoryFilter, HistoryModel
+from integritas_gui.gui.history_reverify import ReverifyAll
 from integritas_gui.gui.status_text import human_size, kind_text, local_time
 
 SEARCH_DELAY_MS = 250  # typing pauses this long before the search runs
@@ -46,7 +46,7 @@ def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time()).astimezone()
 
 
-class HistoryView(QWidget):
+class HistoryView(ReverifyAll, QWidget):
     """Search, filter and act on the history. ``services`` is duck-typed (see module docstring)."""
 
     RESULT_FILTERS = (
@@ -68,6 +68,7 @@ class HistoryView(QWidget):
         self.model = HistoryModel(self.history, self)
         self._count_generation = 0
         self._reverify_cancel: threading.Event | None = None
+        self._reverify_request: int | None = None  # the engine's re-verification under way
         self._reverify_running = False
         self._build()
         self._search_timer = QTimer(self)
@@ -567,121 +568,19 @@ class HistoryView(QWidget):
                 on_done(exc)
 
         self.show_notice(self.tr("Importing\u2026"))
-        self.tasks.run(lambda: import_files(self.history, paths), done, failed)
+        bridge = self._bridge
+        if bridge is not None:  # the engine process writes the history; the window shows the outcome
+            bridge.import_files(paths, on_done=lambda results: done([ImportResult(**{
+                k: v for k, v in result.items() if k != "message"}) for result in results]), on_error=failed)
+        else:
+            self.tasks.run(lambda: import_files(self.history, paths), done, failed)
 
-    # ---- re-verify all -------------------------------------------------------------------------
     @property
-    def reverifying(self) -> bool:
-        """True from the start of "Re-verify all" until its last result is shown."""
-        return self._reverify_running
-
-    def toggle_reverify_all(self) -> None:
-        if self.reverifying:
-            self.cancel_reverify_all()
-        else:
-            self.start_reverify_all()
-
-    def start_reverify_all(self) -> None:
-        if self.reverifying:
-            return
-        self.problems.clear()
-        if not self.problems_panel.isVisible():
-            self.problems_panel.setVisible(True)
-            total = max(200, self.splitter.height())
-            self.splitter.setSizes([total * 3 // 4, total // 4])
-        self.problems_progress.setRange(0, 0)
-        self.problems_title.setText(self.tr("Checking stamped files\u2026"))
-        self.reverify_all_button.setText(self.tr("Stop re-verifying"))
-        self._reverify_counts = {"match": 0}
-        cancel = threading.Event()
-        inbox: list[Any] = []  # (check, done, total) tuples from the worker
-        lock = threading.Lock()
-        history = self.history
-        total = [0]
-
-        def counted(done: int, count: int) -> None:
-            total[0] = count
-
-        def work() -> int:
-            checked = 0
-            for check in reverify(history, cancel=cancel, progress=counted):
-                checked += 1
-                with lock:
-                    inbox.append((check, checked, total[0]))
-            return checked
-
-        def drain() -> None:
-            # Worker results are handed over by polling on the GUI thread, at most ten times a second.
-            with lock:
-                items = inbox[:]
-                inbox.clear()
-            for item in items:
-                self._reverify_result(*item)
-
-        def finished(outcome: Any) -> None:
-            self._reverify_timer.stop()
-            drain()
-            self._reverify_finished(outcome)
-
-        self._reverify_cancel = cancel
-        self._reverify_timer = QTimer(self)
-        self._reverify_timer.setInterval(100)
-        self._reverify_timer.timeout.connect(drain)
-        self._reverify_running = True
-        self._reverify_timer.start()
-        self.tasks.run(work, finished, finished)
-
-    def cancel_reverify_all(self) -> None:
-        if self._reverify_cancel is not None:
-            self._reverify_cancel.set()
-
-    def wait_reverify(self, timeout: float | None = None) -> bool:
-        """Wait (up to ``timeout`` seconds) until the worker has stopped."""
-        return self.tasks.wait(-1 if timeout is None else int(timeout * 1000))
-
-    def _reverify_result(self, check: FileCheck, done: int, total: int) -> None:
-        self.problems_progress.setRange(0, total)
-        self.problems_progress.setValue(done)
-        self._reverify_counts[check.status] = self._reverify_counts.get(check.status, 0) + 1
-        if check.status == "match":
-            return
-        words = {"changed": self.tr("Changed"), "missing": self.tr("Missing"), "moved": self.tr("Moved"),
-                 "unreadable": self.tr("Unreadable")}
-        item = QTreeWidgetItem([words.get(check.status, check.status), check.path, check.message])
-        item.setData(0, Qt.ItemDataRole.UserRole, check.job_id)
-        item.setData(0, Qt.ItemDataRole.UserRole + 1, check.status)
-        item.setToolTip(2, check.message)
-        self.problems.addTopLevelItem(item)
-
-    def _reverify_finished(self, outcome: Any) -> None:
-        self.reverify_all_button.setText(self.tr("Re-verify &all"))
-        self.problems_progress.setRange(0, max(1, self.problems_progress.maximum()))
-        problems = self.problems.topLevelItemCount()
-        if isinstance(outcome, Cancelled):
-            summary = self.tr("Stopped: {ok} matched, {bad} no longer match so far.")
-        elif isinstance(outcome, BaseException):
-            summary = self.tr("Re-verification failed: {why}").format(
-                why=getattr(outcome, "message", None) or outcome) + " {ok} {bad}"
-        elif problems:
-            summary = self.tr("{ok} files still match; {bad} no longer match.")
-        else:
-            summary = self.tr("All {ok} stamped files still match.")
-        self.problems_title.setText(summary.format(ok=self._reverify_counts.get("match", 0), bad=problems))
-        self.show_notice(self.problems_title.text())
-        self._reverify_running = False
-
-    def problem_rows(self) -> list[tuple[str, str, str]]:
-        """(status, path, message) of every file listed as no longer matching."""
-        rows = []
-        for i in range(self.problems.topLevelItemCount()):
-            item = self.problems.topLevelItem(i)
-            rows.append((item.data(0, Qt.ItemDataRole.UserRole + 1), item.text(1), item.text(2)))
-        return rows
-
-    def _select_problem_job(self, item: QTreeWidgetItem) -> None:
-        job_id = item.data(0, Qt.ItemDataRole.UserRole)
-        if job_id is not None and not self.select_job(job_id):
-            self.show_notice(self.tr("That entry is not among the entries shown; clear the search to see it."))
+    def _bridge(self) -> EngineBridge | None:
+        """The window's engine process, which re-verifies and imports; without one (a view of a
+        history alone) this view does that work on its own task runner."""
+        engine = self.services.engine
+        return engine if isinstance(engine, EngineBridge) else None
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self.cancel_reverify_all()

@@ -59,6 +59,20 @@ def services(data_dir):
 
 
 @pytest.fixture
+def bridged(qtbot, services, sandbox):
+    """The window's engine process on the same data folder: re-verify all and imports run there."""
+    from integritas_gui.gui.adapter import EngineBridge
+
+    bridge = EngineBridge(lambda: {"settings": {"hash_workers": 1},
+                                   "sandbox": {"base_url": sandbox.base_url, "api_key": sandbox.api_key,
+                                               "block_time": TEST_BLOCK_TIME}})
+    qtbot.waitUntil(lambda: bridge.state == "ready", timeout=30_000)
+    services.engine = bridge
+    yield bridge
+    bridge.stop()
+
+
+@pytest.fixture
 def view(qtbot, services):
     widget = HistoryView(services)
     qtbot.addWidget(widget)
@@ -175,7 +189,7 @@ def test_export_selected_and_all_then_import_round_trip(qtbot, view, services, t
     other.close()
 
 
-def test_v1_proof_import_and_a_wrong_root_is_rejected(qtbot, view, services, tmp_path):
+def test_v1_proof_import_and_a_wrong_root_is_rejected(qtbot, bridged, view, services, tmp_path):
     good = tmp_path / "proof.json"
     good.write_text(json.dumps(DOC_V1_PROOF))
     forged = tmp_path / "forged.json"
@@ -255,7 +269,7 @@ def test_reverify_all_lists_changed_missing_and_moved_files_and_reverify_now(qtb
     view.tasks.wait(5000)
 
 
-def test_reverify_all_can_be_cancelled(qtbot, view, services, tmp_path):
+def test_reverify_all_can_be_cancelled(qtbot, bridged, view, services, tmp_path):
     big = tmp_path / "big.bin"
     big.write_bytes(b"\0" * (8 << 20))
     from integritas_gui.core.hashing import hash_file
@@ -293,7 +307,7 @@ def test_entry_actions_copy_hash_details_receipt(qtbot, view, services):
         assert widget.accessibleName()
 
 
-def test_an_error_proof_and_an_edge_studio_zip_import_with_plain_notices(qtbot, view, services, tmp_path):
+def test_an_error_proof_and_an_edge_studio_zip_import_with_plain_notices(qtbot, bridged, view, services, tmp_path):
     from tests.proof_files import edge_studio_zip, error_entry
 
     content = b"reading 7\n"
@@ -327,3 +341,28 @@ def test_reverify_all_runs_on_the_task_runner_and_lists_an_unreadable_file(qtbot
     assert (view.problems_progress.value(), view.problems_progress.maximum()) == (2, 2)
     assert view.problems_title.text() == "1 files still match; 1 no longer match."
     assert view.reverify_all_button.text() == "Re-verify &all"
+
+
+def test_reverify_all_hashes_nothing_in_the_window_process(qtbot, bridged, view, services, tmp_path,
+                                                            monkeypatch):
+    """The engine process re-hashes; the window only shows the results it sends."""
+    from integritas_gui.core import hashing, receipt_verify
+
+    digests = {}
+    for name in ("kept.txt", "edited.txt", "gone.txt"):
+        path = tmp_path / name
+        path.write_bytes(os.urandom(70_000))
+        job_id = services.history.add_job("stamp", path=str(path), name=name)
+        services.history.save_digest(job_id, digests.setdefault(name, hashing.hash_file(path)), state="confirmed")
+    (tmp_path / "edited.txt").write_bytes(os.urandom(70_000))
+    (tmp_path / "gone.txt").unlink()
+    calls = []
+    for module, name in ((hashing, "hash_file"), (receipt_verify, "verify_file_against_receipt")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real, **k: calls.append(a) or _real(*a, **k))
+    qtbot.mouseClick(view.reverify_all_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.reverifying, timeout=30_000)
+    assert sorted(row[:2] for row in view.problem_rows()) == [
+        ("changed", str(tmp_path / "edited.txt")), ("missing", str(tmp_path / "gone.txt"))]
+    assert view.problems_title.text() == "1 files still match; 2 no longer match."
+    assert calls == []

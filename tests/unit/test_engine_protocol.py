@@ -39,6 +39,12 @@ class Engine:
     def reply(self, request: int) -> dict:
         return self.until(lambda e: e.get("event") == "reply" and e.get("id") == request)
 
+    def start_ready(self, sandbox) -> None:
+        """``start`` on the trial sandbox with one hash worker; the engine must answer ``ready``."""
+        self.send(cmd="start", settings={"hash_workers": 1},
+                  sandbox={"base_url": sandbox.base_url, "api_key": sandbox.api_key, "block_time": TEST_BLOCK_TIME})
+        assert self.until(lambda e: e["event"] in ("ready", "fatal"))["event"] == "ready"
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -105,10 +111,7 @@ def test_watch_commands_and_folder_events(sandbox, tmp_path):
     """The engine watches; the window only sends watch_* commands and reads folder events."""
     engine = Engine()
     try:
-        engine.send(cmd="start", settings={"hash_workers": 1},
-                    sandbox={"base_url": sandbox.base_url, "api_key": sandbox.api_key,
-                             "block_time": TEST_BLOCK_TIME})
-        assert engine.until(lambda e: e["event"] in ("ready", "fatal"))["event"] == "ready"
+        engine.start_ready(sandbox)
         engine.send(cmd="watch_start", id=1, settle=0.2, poll=30)  # a long poll: refresh must not wait for it
         assert engine.reply(1)["result"] == []
         inbox = tmp_path / "inbox"
@@ -138,5 +141,40 @@ def test_watch_commands_and_folder_events(sandbox, tmp_path):
         engine.send(cmd="shutdown", id=7)
         assert engine.reply(7)["result"] is None
         assert engine.process.wait(timeout=30) == 0
+    finally:
+        engine.stop()
+
+
+def test_reverify_and_import_commands(sandbox, tmp_path):
+    """Re-verify all and imports run in the engine: the window reads per-file events and replies."""
+    from tests.proof_files import error_entry
+
+    engine = Engine()
+    try:
+        engine.start_ready(sandbox)
+        kept, edited = tmp_path / "kept.txt", tmp_path / "edited.txt"
+        kept.write_text("kept as stamped\n")
+        edited.write_text("stamped, then edited\n")
+        engine.send(cmd="add_files", id=1, kind="stamp", paths=[str(kept), str(edited)])
+        assert len(engine.reply(1)["result"]) == 2
+        engine.send(cmd="wait_idle", id=2, timeout=30)
+        assert engine.reply(2)["result"] is True
+        edited.write_text("stamped, then EDITED\n")
+
+        engine.send(cmd="reverify", id=3, folders=[str(tmp_path)])
+        assert engine.reply(3)["result"] == {"checked": 2, "total": 2, "cancelled": False}
+        checks = [e for e in engine.events if e["event"] == "reverify" and e["request"] == 3]
+        assert [c["done"] for c in checks] == [1, 2] and {c["total"] for c in checks} == {2}
+        assert {c["check"]["path"]: c["check"]["status"] for c in checks} == {
+            str(kept): "match", str(edited): "changed"}
+        engine.send(cmd="reverify_cancel", id=4, request=3)  # nothing running: a no-op
+        assert engine.reply(4)["result"] is None
+
+        proof = tmp_path / "failed.json"
+        proof.write_text(json.dumps([error_entry("ab" * 32)]))
+        engine.send(cmd="import_files", id=5, paths=[str(proof), str(tmp_path / "absent.json")])
+        first, absent = engine.reply(5)["result"]
+        assert first["imported"] == 1 and "failed at the Integritas service" in first["message"]
+        assert absent["imported"] == 0 and absent["error"] and absent["message"].startswith("absent.json: ")
     finally:
         engine.stop()
