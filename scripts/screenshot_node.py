@@ -32,28 +32,11 @@ def main() -> int:
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     os.environ.pop("INTEGRITAS_API_KEY", None)
 
-    from integritas_gui.core.paths import app_dirs
-    from integritas_gui.core.secrets import SecretStore
     from integritas_gui.core.settings import Settings
-    from integritas_gui.gui.app import create_application
-    from integritas_gui.gui.main_window import MainWindow
-    from integritas_gui.session import Overrides, open_window_session, overrides_from_env
+    from screenshots import open_trial_window, pump
 
-    app = create_application([sys.argv[0]])
-    dirs = app_dirs().create()
     settings = Settings(first_run_done=True, hash_workers=2, stamp_with="node", node_confirmations=3)
-    services = open_window_session(dirs, settings, SecretStore(dirs.config),
-                                   overrides=overrides_from_env().merged(Overrides(force_sandbox=True)),
-                                   settings_path=dirs.settings_file)
-    window = MainWindow(services, force_sandbox=True)
-    window.resize(1400, 860)
-    window.show()
-
-    def pump(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    app, window = open_trial_window(settings)
 
     def wait_for(kind: str, state: str, path: Path):
         end = time.monotonic() + 90
@@ -61,7 +44,7 @@ def main() -> int:
             rows = [r for r in window.model.rows() if r.path == str(path) and r.kind == kind and r.state == state]
             if rows:
                 return rows[0]
-            pump(0.05)
+            pump(app, 0.05)
         raise SystemExit(f"timed out waiting for the {kind} of {path.name}")
 
     def shot(job_id: int, state: str, name: str) -> None:
@@ -71,8 +54,8 @@ def main() -> int:
                    and window.queue_page.detail_panel.details.state == state):
             if time.monotonic() > end:
                 raise SystemExit("the detail panel did not show the job")
-            pump(0.05)
-        pump(0.5)
+            pump(app, 0.05)
+        pump(app, 0.5)
         path = out / f"{name}.png"
         window.grab().save(str(path), "PNG", 9)
         print(path)
@@ -92,7 +75,7 @@ def main() -> int:
     while len([r for r in window.model.rows() if r.kind == "verify" and r.state == "done"]) < 2:
         if time.monotonic() > end:
             raise SystemExit("the second verification did not finish")
-        pump(0.05)
+        pump(app, 0.05)
     changed = [r for r in window.model.rows() if r.kind == "verify" and r.state == "done"]
     shot(max(changed, key=lambda r: r.job_id).job_id, "done", "node-levels-changed")
     window.shutdown()

@@ -22,6 +22,34 @@ sys.path.insert(0, str(ROOT))
 SIZE = (1400, 860)
 
 
+def open_trial_window(settings):
+    """The application and a shown main window in trial mode, as a first-run user has it (the
+    sandbox and the engine in processes of their own); the data folder comes from the environment."""
+    from integritas_gui.core.paths import app_dirs
+    from integritas_gui.core.secrets import SecretStore
+    from integritas_gui.gui.app import create_application
+    from integritas_gui.gui.main_window import MainWindow
+    from integritas_gui.session import Overrides, open_window_session, overrides_from_env
+
+    app = create_application([sys.argv[0]])
+    dirs = app_dirs().create()
+    services = open_window_session(dirs, settings, SecretStore(dirs.config),
+                                   overrides=overrides_from_env().merged(Overrides(force_sandbox=True)),
+                                   settings_path=dirs.settings_file)
+    window = MainWindow(services, force_sandbox=True)
+    window.resize(*SIZE)
+    window.show()
+    return app, window
+
+
+def pump(app, seconds: float) -> None:
+    """Run the event loop for ``seconds`` (the engine's updates arrive meanwhile)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
@@ -37,41 +65,22 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from integritas_gui.core.paths import app_dirs
-    from integritas_gui.core.secrets import SecretStore
     from integritas_gui.core.settings import Settings
-    from integritas_gui.gui.app import create_application
-    from integritas_gui.gui.main_window import MainWindow
     from integritas_gui.gui import watch_page
     from integritas_gui.gui.theme import dark_palette
-    from integritas_gui.session import Overrides, open_window_session, overrides_from_env
 
     watch_page.WATCH_OPTIONS = {"settle": 0.5, "poll": 0.5}  # a dropped file is picked up at once
-    app = create_application([sys.argv[0]])
-    dirs = app_dirs().create()
-    settings = Settings(first_run_done=True, hash_workers=2)
-    services = open_window_session(dirs, settings, SecretStore(dirs.config),
-                                   overrides=overrides_from_env().merged(Overrides(force_sandbox=True)),
-                                   settings_path=dirs.settings_file)
-    window = MainWindow(services, force_sandbox=True)
-    window.resize(*SIZE)
-    window.show()
-
-    def pump(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    app, window = open_trial_window(Settings(first_run_done=True, hash_workers=2))
 
     def wait_until(condition, timeout: float = 60.0, what: str = "") -> None:
         end = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > end:
                 raise SystemExit(f"timed out waiting for {what or condition}")
-            pump(0.05)
+            pump(app, 0.05)
 
     def shot(name: str) -> None:
-        pump(0.4)  # let the detail panel's history read and repaint land
+        pump(app, 0.4)  # let the detail panel's history read and repaint land
         path = out / f"{name}.png"
         window.grab().save(str(path), "PNG", 9)
         print(f"{path} ({path.stat().st_size // 1024} KB)")
@@ -103,7 +112,7 @@ def main() -> int:
     with open(footage, "wb") as sparse:
         sparse.truncate(1536 * 1024**2)
 
-    pump(0.5)
+    pump(app, 0.5)
     shot("empty")
 
     # Pending: the stamps wait for the next (simulated) block, with the time elapsed.
@@ -112,7 +121,7 @@ def main() -> int:
     pending = rows(path=str(contract))[0]
     wait_until(lambda: pending.state == "pending", what="contract pending")
     show(pending.job_id, "pending")
-    pump(2.2)
+    pump(app, 2.2)
     shot("pending")
 
     # Confirmed.
@@ -125,7 +134,7 @@ def main() -> int:
     wait_until(lambda: any(r.state == "hashing" and r.bytes_done > 0.2 * r.bytes_total
                            for r in rows(path=str(footage))), timeout=120, what="hashing the video")
     show(rows(path=str(footage))[0].job_id, "hashing")
-    pump(1.0)
+    pump(app, 1.0)
     shot("hashing")
     window.queue_page.select_job(rows(path=str(footage))[0].job_id)
     window.queue_page.cancel_selected()
@@ -185,7 +194,7 @@ def main() -> int:
     # Errors sit next to their file: a file that vanished, and the service going away.
     gone = files / "Draft (deleted).txt"
     window.add_paths([gone], "verify")
-    services.sandbox.close()
+    window.services.sandbox.close()
     window.add_paths([invoice], "verify")
     wait_until(lambda: rows(path=str(invoice), kind="verify", state="failed"), timeout=120,
                what="service error")
@@ -195,7 +204,7 @@ def main() -> int:
 
     # Dark palette: the same evidence, for desktops in dark mode.
     app.setPalette(dark_palette())
-    pump(0.3)
+    pump(app, 0.3)
     show(changed.job_id, "done")
     shot("dark-verify-changed-segments")
 
