@@ -31,8 +31,9 @@ ENGINE_LOG_NAME = "engine.log"
 # Commands the window sends (besides the first line, "start").
 COMMANDS = ("add_files", "add_hash", "cancel", "cancel_all", "retry", "resume", "set_report_path",
             "wait_idle", "watch_start", "watch_list", "watch_add", "watch_pause", "watch_remove",
-            "reverify", "reverify_cancel", "import_files", "shutdown")
-SLOW_COMMANDS = ("add_files", "wait_idle", "reverify", "import_files")  # on threads of their own
+            "reverify", "reverify_cancel", "import_files", "probe_service", "shutdown")
+# On threads of their own, so a long one never holds up the others.
+SLOW_COMMANDS = ("add_files", "wait_idle", "reverify", "import_files", "probe_service")
 
 
 _REQUIRED = ("job_id", "kind", "path", "state")
@@ -272,6 +273,15 @@ class EngineHost:
         from integritas_gui.core.history_export import import_files
 
         return [dict(asdict(result), message=result.message) for result in import_files(self.history, paths)]
+
+    # ---- settings dialog: "Test connection" with the settings typed in, not yet saved ------------
+    def do_probe_service(self, base_url: str, api_key: str | None = None, proxy: str | None = None,
+                         timeout: float = 10) -> dict:
+        """One check of a probe hash at ``base_url``: ``{"verdict", "words"}`` (never the key)."""
+        from integritas_gui.core.service_probe import probe_service
+
+        verdict, words = probe_service(base_url, api_key, proxy, float(timeout))
+        return {"verdict": verdict, "words": words}
 
     def _folders_changed(self) -> None:
         if self.watcher is not None:

@@ -309,6 +309,12 @@ class EngineBridge(QObject):
         and its ``message``)."""
         return self._send("import_files", on_done, on_error, paths=[str(p) for p in paths])
 
+    def probe_service(self, base_url: str, api_key: str | None, proxy: str | None, timeout: float,
+                      on_done=None, on_error=None) -> int:
+        """The engine tests a connection with these settings; ``on_done`` gets ``{"verdict", "words"}``."""
+        return self._send("probe_service", on_done, on_error, base_url=base_url, api_key=api_key,
+                          proxy=proxy, timeout=timeout)
+
     def wait_idle(self, timeout: float | None = None, *, include_pending: bool = True) -> bool:
         """Block until the engine has no work (for tests and benchmarks; never from a slot)."""
         request = self._send("wait_idle", timeout=timeout, include_pending=include_pending)
@@ -343,6 +349,10 @@ class EngineBridge(QObject):
         self.updates.emit(batch)
         if more and not self._stopped:
             QTimer.singleShot(5, self, self.flush)
+
+    def pending_requests(self) -> int:
+        """Commands sent and not answered yet."""
+        return len(self._requests)
 
     @property
     def backlog(self) -> int:

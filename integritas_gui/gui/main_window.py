@@ -309,7 +309,8 @@ class MainWindow(QMainWindow):
         before = self._service_signature()
         sandbox_url = self.services.sandbox.base_url if self.services.sandbox is not None else None
         dialog = SettingsDialog(self.settings, self.services.secrets, self,
-                                settings_path=self.services.settings_path, sandbox_url=sandbox_url)
+                                settings_path=self.services.settings_path, sandbox_url=sandbox_url,
+                                engine=self.bridge)
         dialog.settingsChanged.connect(lambda _: self._settings_changed(before))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QVBoxLayout,
 )
+from shiboken6 import isValid
 
 from integritas_gui.core import autostart
 from integritas_gui.core.errors import IntegritasError
@@ -42,60 +43,8 @@ from integritas_gui.gui.first_run import SANDBOX_BASE_URL
 
 log = logging.getLogger(__name__)
 
-PROBE_HASH = "0" * 64
 SEGMENT_CHOICES = [("auto", None), *SEGMENT_SIZES]
 SERVICE_REAL, SERVICE_SANDBOX, SERVICE_CUSTOM = range(3)
-
-
-def describe_connection_result(error: Exception | None) -> tuple[str, str]:
-    """(verdict, words) for a test call: verdict is ok | bad_key | plan_limit | unreachable | error."""
-    if error is None:
-        return "ok", "Connected: the service answered and accepted the key."
-    kind = getattr(error, "kind", "")
-    if kind == "auth":
-        return "bad_key", "The service refused the API key. Check it in your Integritas profile."
-    if kind == "plan_limit":
-        return "plan_limit", "The key works, but the plan's limit is reached. Upgrade the plan."
-    if kind in {"network", "timeout", "unavailable"}:
-        return "unreachable", "Cannot reach the service. Check the address, proxy and network."
-    if kind == "rate_limited":
-        return "ok", "Connected (the service asks to slow down for a moment)."
-    if kind in {"bad_request", "malformed"}:
-        return "ok", "Connected: the service answered."
-    message = getattr(error, "message", None) or type(error).__name__
-    return "error", message
-
-
-class _TestSignals(QObject):
-    finished = Signal(str, str)  # verdict, words
-
-
-class _ConnectionTest(QRunnable):
-    """Calls check(<64 zeros>) on a pool thread; reports a verdict, never the key."""
-
-    def __init__(self, base_url: str, api_key: str | None, proxy: str = "", timeout: float = 10):
-        super().__init__()
-        self.base_url = base_url
-        self.api_key = api_key
-        self.proxy = proxy
-        self.timeout = timeout
-        self.signals = _TestSignals()
-
-    def run(self) -> None:
-        error: Exception | None = None
-        try:
-            from integritas_gui.core.client import IntegritasClient
-
-            with IntegritasClient(self.base_url, self.api_key or None, timeout=self.timeout,
-                                  max_retries=0, proxy=self.proxy or None) as client:
-                client.check(PROBE_HASH)
-        except IntegritasError as exc:
-            error = exc
-        except Exception as exc:  # an unexpected client failure is still an answer for the user
-            log.warning("Connection test failed: %s", type(exc).__name__)
-            error = exc
-        verdict, words = describe_connection_result(error)
-        self.signals.finished.emit(verdict, words)
 
 
 class SettingsDialog(QDialog):
@@ -103,16 +52,15 @@ class SettingsDialog(QDialog):
     connectionTested = Signal(str, str)  # verdict, words (for tests and the status bar)
 
     def __init__(self, settings, secret_store, parent=None, *, settings_path=None,
-                 sandbox_url: str | None = None):
+                 sandbox_url: str | None = None, engine=None):
         super().__init__(parent)
         self.settings = settings
         self.secret_store = secret_store
         self.settings_path = settings_path or app_dirs().settings_file
         # Where the running local sandbox listens, when the main window has started one.
         self.sandbox_url = sandbox_url
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._tests: set[_ConnectionTest] = set()
+        # The engine process (EngineBridge) makes the test call: the window itself does no HTTP.
+        self.engine = engine
 
         self.setWindowTitle(self.tr("Settings"))
         self.setObjectName("settingsDialog")
@@ -192,6 +140,8 @@ class SettingsDialog(QDialog):
         test_row.addWidget(self.test_button)
         test_row.addWidget(self.test_result, 1)
         form.addRow("", test_row)
+        for widget in (self.test_button, self.test_result):  # the engine makes the test call
+            widget.setVisible(self.engine is not None)
         return group
 
     def _build_files_group(self) -> QGroupBox:
@@ -336,18 +286,20 @@ class SettingsDialog(QDialog):
             return
         self.test_button.setEnabled(False)
         self.test_result.setText(self.tr("Testing…"))
-        task = _ConnectionTest(base_url, self.key_edit.text().strip(), proxy,
-                               float(self.timeout_spin.value()))
-        task.setAutoDelete(False)
-        task.signals.finished.connect(self._connection_tested)
-        self._tests.add(task)
-        self._pool.start(task)
+        self.engine.probe_service(base_url, self.key_edit.text().strip() or None, proxy or None,
+                                  float(self.timeout_spin.value()),
+                                  on_done=self._connection_tested, on_error=self._connection_not_tested)
 
-    @Slot(str, str)
-    def _connection_tested(self, verdict: str, words: str) -> None:
-        self._tests = {t for t in self._tests if t.signals is not self.sender()}
-        self.test_button.setEnabled(True)
-        self._show_test_result(verdict, self.tr(words))
+    def _connection_tested(self, answer: dict) -> None:
+        if isValid(self):  # the dialog may have been closed while the engine was asking
+            self.test_button.setEnabled(True)
+            self._show_test_result(answer["verdict"], self.tr(answer["words"]))
+
+    def _connection_not_tested(self, error) -> None:
+        if isValid(self):
+            self.test_button.setEnabled(True)
+            self._show_test_result("error", self.tr("The test could not run: {error}").format(
+                error=getattr(error, "message", None) or error))
 
     def _show_test_result(self, verdict: str, words: str) -> None:
         mark = "✓ " if verdict == "ok" else "✗ "
@@ -419,7 +371,3 @@ class SettingsDialog(QDialog):
             )
             return False
         return True
-
-    def done(self, result: int) -> None:
-        self._pool.waitForDone(15000)
-        super().done(result)

@@ -6,17 +6,14 @@ import socket
 
 import keyring
 import pytest
+from PySide6.QtCore import Qt
 from keyring.backends import fail
 
 from integritas_gui.core.paths import app_dirs
 from integritas_gui.core.secrets import SecretStore
 from integritas_gui.core.settings import REAL_SERVICE_URL, Settings, load_settings
-from integritas_gui.gui.settings_dialog import (
-    SERVICE_CUSTOM,
-    SERVICE_SANDBOX,
-    SettingsDialog,
-    describe_connection_result,
-)
+from integritas_gui.core.service_probe import describe_connection_result
+from integritas_gui.gui.settings_dialog import SERVICE_CUSTOM, SERVICE_SANDBOX, SettingsDialog
 from integritas_gui.gui.first_run import SANDBOX_BASE_URL
 from tests.keyrings import MemoryKeyring
 
@@ -137,20 +134,6 @@ def test_connection_verdicts_in_words():
     assert describe_connection_result(Failure("rate_limited"))[0] == "ok"
 
 
-def test_connection_test_reports_unreachable(qtbot, dirs, memory_keyring):
-    pytest.importorskip("integritas_gui.core.client")
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    dialog, _, _ = open_dialog(qtbot, dirs)
-    dialog.service_combo.setCurrentIndex(SERVICE_CUSTOM)
-    dialog.url_edit.setText(f"http://127.0.0.1:{port}/core")
-    with qtbot.waitSignal(dialog.connectionTested, timeout=20000) as tested:
-        dialog.test_button.click()
-    assert tested.args[0] == "unreachable"
-    assert "reach" in dialog.test_result.text()
-
-
 def test_bad_service_or_proxy_is_refused_in_plain_words_and_nothing_saved(qtbot, dirs, memory_keyring):
     dialog, settings, _ = open_dialog(qtbot, dirs)
     dialog.timeout_spin.setValue(12)
@@ -170,15 +153,90 @@ def test_bad_service_or_proxy_is_refused_in_plain_words_and_nothing_saved(qtbot,
     assert again.timeout_spin.value() == 12
 
 
-def test_connection_test_goes_through_the_proxy_typed_in_the_dialog(qtbot, dirs, memory_keyring, sandbox):
+def free_port() -> int:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def window_http_calls(monkeypatch):
+    """Every IntegritasClient the test's own (window) process makes; the engine's are not here."""
+    from integritas_gui.core.client import IntegritasClient
+
+    made = []
+    real_init = IntegritasClient.__init__
+
+    def recording_init(self, *args, **kwargs):
+        made.append(args[:1])
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(IntegritasClient, "__init__", recording_init)
+    return made
+
+
+def settings_of(qtbot, window):
+    window.show_settings()
+    dialog = window.settings_dialog
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def run_test(qtbot, dialog):
+    with qtbot.waitSignal(dialog.connectionTested, timeout=20000) as tested:
+        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    assert dialog.test_button.isEnabled()
+    return tested.args[0]
+
+
+def test_connection_test_runs_in_the_engine_and_reports_unreachable(qtbot, make_window, window_http_calls):
+    window = make_window()
+    dialog = settings_of(qtbot, window)
+    dialog.service_combo.setCurrentIndex(SERVICE_CUSTOM)
+    dialog.url_edit.setText(f"http://127.0.0.1:{free_port()}/core")
+    assert run_test(qtbot, dialog) == "unreachable"
+    assert "reach" in dialog.test_result.text()
+    assert window_http_calls == []  # the engine process made the call
+
+
+def test_connection_test_uses_the_typed_key_and_proxy_and_logs_no_key(qtbot, make_window, sandbox, data_dir,
+                                                                      window_http_calls):
     from tests.forward_proxy import ForwardProxy
 
-    dialog, _, _ = open_dialog(qtbot, dirs)
+    window = make_window()
+    dialog = settings_of(qtbot, window)
     dialog.service_combo.setCurrentIndex(SERVICE_CUSTOM)
     dialog.url_edit.setText(sandbox.base_url)
-    dialog.key_edit.setText(sandbox.api_key)
     with ForwardProxy() as proxy:
         dialog.proxy_edit.setText(proxy.url)
-        with qtbot.waitSignal(dialog.connectionTested, timeout=20000) as tested:
-            dialog.test_button.click()
-        assert tested.args[0] == "ok" and proxy.count("POST", "/v2/file/check") == 1
+        dialog.key_edit.setText("typed-wrong-key-5f3a")
+        assert run_test(qtbot, dialog) == "bad_key"
+        dialog.key_edit.setText(sandbox.api_key)
+        assert run_test(qtbot, dialog) == "ok"
+        assert proxy.count("POST", "/v2/file/check") == 2
+    assert dialog.test_result.text().startswith("✓ Connected")
+    assert window_http_calls == []
+    saved = app_dirs().settings_file
+    assert not saved.exists() or load_settings(saved).proxy == ""  # testing saves nothing
+    logs = "".join(p.read_text(errors="replace") for p in data_dir.rglob("*.log"))
+    assert "typed-wrong-key-5f3a" not in logs and sandbox.api_key not in logs
+
+
+def test_closing_the_dialog_before_the_answer_is_harmless(qtbot, make_window):
+    window = make_window()
+    dialog = settings_of(qtbot, window)
+    dialog.service_combo.setCurrentIndex(SERVICE_CUSTOM)
+    dialog.url_edit.setText(f"http://127.0.0.1:{free_port()}/core")
+    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    dialog.reject()
+    qtbot.waitUntil(lambda: not window.bridge.pending_requests(), timeout=20000)
+    window.show_settings()  # a new dialog opens and tests as before
+    again = window.settings_dialog
+    again.service_combo.setCurrentIndex(SERVICE_CUSTOM)
+    again.url_edit.setText(f"http://127.0.0.1:{free_port()}/core")
+    assert run_test(qtbot, again) == "unreachable"
+
+
+def test_a_dialog_without_an_engine_offers_no_connection_test(qtbot, dirs, memory_keyring):
+    dialog, _, _ = open_dialog(qtbot, dirs)
+    assert dialog.test_button.isHidden() and dialog.test_result.isHidden()
