@@ -154,14 +154,38 @@ def _start_in_background(func):
 
 
 def _smoke_test(app, window) -> int:
-    """Exit as soon as the window is exposed and the event loop has run a few turns (no fixed wait)."""
+    """Pass once the window is exposed and has run a few event-loop turns, its engine process is
+    ready and, in trial mode, that engine has reached the sandbox process (no fixed wait; nothing
+    is written to the history)."""
     from PySide6.QtCore import QTimer
 
-    result = {"ok": False, "turns": 0}
+    result = {"ok": False, "turns": 0, "why": "the window never showed"}
+    sandbox = window.services.sandbox
 
     def finish() -> None:
         window.close()
         app.quit()
+
+    def sandbox_answered(answer: dict) -> None:
+        result["ok"] = answer.get("verdict") == "ok"
+        result["why"] = "" if result["ok"] else f"the engine could not reach the sandbox: {answer.get('words')}"
+        finish()
+
+    def engine_ready() -> None:
+        bridge = window.bridge
+        if bridge.fatal or bridge.state == "failed":
+            result["why"] = f"the engine did not start: {bridge.fatal or 'it kept stopping'}"
+            finish()
+        elif bridge.state != "ready":
+            result["why"] = "the engine process never became ready"
+            QTimer.singleShot(10, engine_ready)
+        elif sandbox is not None:
+            result["why"] = "the engine did not answer"
+            bridge.probe_service(sandbox.base_url, sandbox.api_key, None, 10, on_done=sandbox_answered,
+                                 on_error=lambda error: sandbox_answered({"words": str(error)}))
+        else:
+            result["ok"] = True
+            finish()
 
     def turn() -> None:
         handle = window.windowHandle()
@@ -171,17 +195,20 @@ def _smoke_test(app, window) -> int:
         result["turns"] += 1
         if result["turns"] < SMOKE_TEST_TURNS:
             QTimer.singleShot(0, turn)
-            return
-        result["ok"] = window.queue_page.queue_view.model() is not None
-        finish()
+        elif window.queue_page.queue_view.model() is None:
+            result["why"] = "the queue has no model"
+            finish()
+        else:
+            engine_ready()
 
     QTimer.singleShot(0, turn)
     QTimer.singleShot(SMOKE_TEST_TIMEOUT_MS, finish)
     app.exec()
     window.shutdown()
-    log.info("Smoke test %s (%d event-loop turns with the window exposed)",
-             "passed" if result["ok"] else "failed", result["turns"])
-    print(f"smoke test: {'ok' if result['ok'] else 'FAILED'}")
+    log.info("Smoke test %s (%d event-loop turns with the window exposed)%s",
+             "passed" if result["ok"] else "failed", result["turns"],
+             "" if result["ok"] else f": {result['why']}")
+    print("smoke test: ok" if result["ok"] else f"smoke test: FAILED ({result['why']})")
     return 0 if result["ok"] else 1
 
 
