@@ -7,7 +7,9 @@
 
 Checks, each one fatal (exit 1 with the reason):
   1. `integritas-gui --version` and `integritas --version` name the version in integritas_gui/__init__.py
-  2. `integritas-gui --smoke-test` with QT_QPA_PLATFORM=offscreen opens the main window and exits 0
+  2. `integritas-gui --smoke-test` with QT_QPA_PLATFORM=offscreen opens the main window, its engine
+     process (the same executable with --engine) becomes ready and reaches the trial sandbox process
+     (--sandbox-service) over loopback HTTP, and it exits 0
   3. `integritas hash FILE` prints the sha3_256 that hashlib (and `openssl dgst -sha3-256`, when
      openssl knows SHA3) computes, and the blake3 that `b3sum` computes when b3sum is installed
 
