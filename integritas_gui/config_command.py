@@ -1,7 +1,8 @@
 """`integritas config list | get KEY | set KEY VALUE | unset KEY`: the Settings dialog's settings.
 
-The same settings file and the same keyring as the window. The API key is read from stdin (or a
-hidden prompt on a terminal), stored where the dialog stores it, and never printed.
+The same settings file and the same keyring as the window. The API key and the node's RPC password
+are read from stdin (or a hidden prompt on a terminal), stored where the dialog stores them, and
+never printed.
 """
 
 from __future__ import annotations
@@ -12,21 +13,27 @@ import sys
 from typing import Any
 
 from integritas_gui.core.errors import BadInput
-from integritas_gui.core.secrets import API_KEY_ENV
+from integritas_gui.core.secrets import NodePasswordStore, SecretStore
 from integritas_gui.core.settings import KEYS_BY_NAME, SANDBOX_SERVICE, SETTING_KEYS, Settings, parse_bool
 
 API_KEY = "api-key"
+NODE_PASSWORD = "node-password"
 KEY_FILE = "key-file"
 SECRET_KEYS = {
     API_KEY: "the Integritas API key, kept in the system keyring: `set api-key -` reads it from stdin",
-    KEY_FILE: "yes: keep the API key in a file only you can read (systems without a keyring)",
+    NODE_PASSWORD: "your Minima node's RPC password (-rpcpassword), kept where the API key is: "
+                   "`set node-password -` reads it from stdin",
+    KEY_FILE: "yes: keep the API key (and node password) in a file only you can read (systems "
+              "without a keyring)",
 }
+# The secrets: what each is called in messages, and the store that keeps it.
+SECRETS = {API_KEY: ("Integritas API key", SecretStore), NODE_PASSWORD: ("node password", NodePasswordStore)}
 
 
 def keys_help() -> str:
     lines = [f"  {key.name:<18} {key.help}" + (f" [{key.env}]" if key.env else "")
              for key in SETTING_KEYS]
-    lines += [f"  {name:<18} {text}" + (f" [{API_KEY_ENV}]" if name == API_KEY else "")
+    lines += [f"  {name:<18} {text}" + (f" [{SECRETS[name][1].env_name}]" if name in SECRETS else "")
               for name, text in SECRET_KEYS.items()]
     return ("keys (environment variable overriding it):\n" + "\n".join(lines)
             + "\n\nSetting `service` also skips the window's first-run screen. With no API key, or "
@@ -72,18 +79,22 @@ def cmd_config(args: argparse.Namespace, out) -> int:
     if args.action == "get":
         _print(out, key, settings, store)
         return 0
-    if key == API_KEY:
-        return _set_api_key(args, out, store)
+    if key in SECRETS:
+        return _set_secret(args, out, key, _secret_store(key, dirs.config))
     if key == KEY_FILE:
         use_file = args.action == "set" and parse_bool(_value(args))
         if use_file != store.file_fallback_enabled:
-            kept = store.get_api_key() if API_KEY_ENV not in _env() else None
-            if kept and not use_file and not store.keyring_available:
+            # Both secrets move: leaving the file deletes it, so they are read first.
+            stores = [_secret_store(name, dirs.config) for name in SECRETS]
+            kept = [(s, s.get_api_key() if s.env_name not in _env() else None) for s in stores]
+            if any(secret for _, secret in kept) and not use_file and not store.keyring_available:
                 raise BadInput("This system has no keyring to move the key to, so it stays in its "
                                "file. Remove it with `integritas config unset api-key`.")
-            store.use_file_fallback(use_file)  # leaving the file deletes it: move the key over
-            if kept:
-                store.set_api_key(kept)
+            for secret_store, _ in kept:
+                secret_store.use_file_fallback(use_file)
+            for secret_store, secret in kept:
+                if secret:
+                    secret_store.set_api_key(secret)
         _print(out, key, settings, store)
         return 0
 
@@ -118,17 +129,23 @@ def _default(name: str) -> Any:
     return getattr(Settings(), name)
 
 
-def _describe_key(store) -> tuple[Any, str]:
-    if API_KEY_ENV in _env():
-        return True, f"set (from {API_KEY_ENV}, which overrides a stored key)"
+def _secret_store(name: str, config_dir) -> SecretStore:
+    return SECRETS[name][1](config_dir)
+
+
+def _describe_secret(name: str, store: SecretStore) -> tuple[bool, str]:
+    if store.env_name in _env():
+        return True, f"set (from {store.env_name}, which overrides a stored {SECRETS[name][0]})"
     if store.get_api_key():
         return True, f"stored in {store.backend_description}"
-    return False, "not set (the CLI and the window use the local sandbox)"
+    if name == API_KEY:
+        return False, "not set (the CLI and the window use the local sandbox)"
+    return False, "not set (your node asks for none)"
 
 
 def _print(out, name: str, settings: Settings, store) -> None:
-    if name == API_KEY:
-        stored, text = _describe_key(store)
+    if name in SECRETS:
+        stored, text = _describe_secret(name, _secret_store(name, store.config_dir))
         out.result({"key": name, "value": None, "stored": stored, "description": text},
                    f"{name} = {text}")
         return
@@ -147,31 +164,32 @@ def _print(out, name: str, settings: Settings, store) -> None:
     out.result({"key": name, "value": value}, f"{name} = {text}{note}")
 
 
-def _set_api_key(args: argparse.Namespace, out, store) -> int:
+def _set_secret(args: argparse.Namespace, out, name: str, store: SecretStore) -> int:
     from integritas_gui.core.logsetup import register_secret
 
+    words = SECRETS[name][0]
     if args.action == "unset":
         store.delete_api_key()
-        _print(out, API_KEY, Settings(), store)
+        _print(out, name, Settings(), store)
         return 0
     if args.value != "-":
-        raise BadInput("Give the key on stdin, not on the command line (where it stays in the shell "
-                       "history): integritas config set api-key -")
+        raise BadInput(f"Give the {words} on stdin, not on the command line (where it stays in the "
+                       f"shell history): integritas config set {name} -")
     if sys.stdin.isatty():
-        key = getpass.getpass("Integritas API key (not shown): ")
+        secret = getpass.getpass(f"{words[0].upper()}{words[1:]} (not shown): ")
     else:
-        key = sys.stdin.readline()
-    key = key.strip()
-    if not key:
-        raise BadInput("No key was given; nothing changed.")
-    register_secret(key)
+        secret = sys.stdin.readline()
+    secret = secret.strip()
+    if not secret:
+        raise BadInput(f"No {words} was given; nothing changed.")
+    register_secret(secret)
     if not store.keyring_available and not store.file_fallback_enabled:
-        raise BadInput("This system has no keyring to keep the key safely, so it was not stored. Run "
-                       "`integritas config set key-file yes` to keep it in a file only you can read, "
-                       f"or set {API_KEY_ENV}.")
+        raise BadInput(f"This system has no keyring to keep the {words} safely, so it was not stored. "
+                       "Run `integritas config set key-file yes` to keep it in a file only you can "
+                       f"read, or set {store.env_name}.")
     try:
-        store.set_api_key(key)
+        store.set_api_key(secret)
     except Exception as exc:  # a broken keyring service: say so in one line
-        raise BadInput(f"The keyring refused the key ({type(exc).__name__}); nothing changed.") from None
-    _print(out, API_KEY, Settings(), store)
+        raise BadInput(f"The keyring refused the {words} ({type(exc).__name__}); nothing changed.") from None
+    _print(out, name, Settings(), store)
     return 0

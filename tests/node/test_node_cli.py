@@ -400,6 +400,39 @@ def test_node_status_says_whether_the_app_can_talk_to_the_node(run_cli, make_nod
     assert code == 0 and line["coins"] == 2 and line["block"] > 0 and line["locked"] is False
 
 
+def test_node_password_set_with_config_is_used_and_never_printed(run_cli, make_node, monkeypatch, capsys):
+    import io
+    import sys
+
+    import keyring
+
+    from integritas_gui import cli
+    from tests.keyrings import MemoryKeyring
+
+    node = make_node(rpc_password="pw-from-config-7d1", coins=1)
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        assert cli.main(["config", "set", "node-password", "pw-on-the-command-line"]) == 2
+        assert "stdin" in capsys.readouterr().err
+        monkeypatch.setattr(sys, "stdin", io.StringIO("pw-from-config-7d1\n"))
+        assert cli.main(["config", "set", "node-password", "-"]) == 0
+        assert backend.passwords == {("integritas-desktop", "minima-node-rpc-password"): "pw-from-config-7d1"}
+        assert cli.main(["config", "list"]) == 0
+        listed = capsys.readouterr()
+        assert "node-password = stored in the system keyring" in listed.out
+        assert "pw-from-config-7d1" not in listed.out + listed.err
+        code, [line], err = run_cli("node", "status", "--node", node.url)
+        assert code == 0 and line["coins"] == 1, err
+        assert cli.main(["config", "unset", "node-password"]) == 0
+        assert backend.passwords == {}
+        capsys.readouterr()
+        assert run_cli("node", "status", "--node", node.url)[0] == 3  # the node refuses again
+    finally:
+        keyring.set_keyring(previous)
+
+
 def test_a_batch_through_the_node_shows_sends_left_and_time_left_on_a_terminal(make_node, tmp_path, data_dir):
     """On a terminal the batch's progress line says which send is going out of how many, and the time
     left once sends were timed; the results on stdout stay as they are."""
