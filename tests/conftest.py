@@ -1,4 +1,10 @@
-"""Shared test set-up: offscreen Qt, a fresh data dir per test, the sandbox on a free port."""
+"""Shared test set-up: offscreen Qt, a fresh data dir per test, the sandbox on a free port.
+
+The normal run is parallel (pytest-xdist, pyproject's addopts): each test has its own tmp_path, data
+dir (and so its own single-instance name and history), free ports, and environment in its worker
+process. Tests marked ``xdist_group("heavy")`` (CPU-heavy, or held to a time limit) share one worker,
+so no two of them run at once; ``xdist_group("linux-build")`` keeps the frozen build's tests on one
+worker, which builds once. ``-n 0`` runs everything serially in one process."""
 
 from __future__ import annotations
 
@@ -17,6 +23,15 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("INTEGRITAS_DATA_DIR", str(folder))
     monkeypatch.delenv("INTEGRITAS_API_KEY", raising=False)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _free_closed_ports():
+    """Ports that the test held with tests.sandbox_fixture.closed_port() are freed after it."""
+    from tests.sandbox_fixture import release_closed_ports
+
+    yield
+    release_closed_ports()
 
 
 @pytest.fixture

@@ -111,9 +111,9 @@ def test_every_node_error_is_one_plain_line_and_exit_3(case, run_cli, make_node,
     if case == "not_running":
         url = make_node().url
         make_node  # the port of a stopped node
-        from tests.node.test_node_client import free_port
+        from tests.sandbox_fixture import closed_port
 
-        url = f"http://127.0.0.1:{free_port()}"
+        url = f"http://127.0.0.1:{closed_port()}"
     elif case == "wrong_password":
         url = make_node(rpc_password="right").url
         monkeypatch.setenv("INTEGRITAS_NODE_PASSWORD", "wrong")
