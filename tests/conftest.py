@@ -15,6 +15,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """A worker of a --dist loadgroup run: every xdist_group test must carry its group in its node id,
+    which is how pytest-xdist keeps the group on one worker. Fail loudly if a pytest/xdist pair drops it."""
+    if getattr(config.option, "loadgroup", False):
+        lost = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+        if lost:
+            raise RuntimeError(f"pytest-xdist did not group {len(lost)} xdist_group tests ({lost[0]}, ...): "
+                               "install the test tools pyproject.toml names (python3 dev.py test does), or run with -n 0")
+
+
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     """Every test gets its own INTEGRITAS_DATA_DIR so nothing touches a real user's data."""
