@@ -378,6 +378,29 @@ def test_coins_that_need_several_blocks_before_they_can_be_spent_are_waited_for(
     assert node.sends == 3 and submitter.sent == 3
 
 
+def test_a_coin_that_becomes_spendable_while_a_refused_send_is_looked_into_is_spent(make_node, tmp_path,
+                                                                                       data_dir, monkeypatch):
+    """On a busy machine the balance read after a refused send can come blocks later, when the change
+    is spendable again: the send is tried again then, the stamp does not fail."""
+    node = make_node(coin_age=3)
+    real_balance = MinimaNode.balance
+
+    def late_balance(self, *args):
+        wait_blocks(node.ledger, node.coin_age)  # by then every coin of the wallet can be spent
+        return real_balance(self, *args)
+
+    monkeypatch.setattr(MinimaNode, "balance", late_balance)
+    files = make_files(tmp_path, 3)
+    history = History(data_dir / "history.sqlite3")
+    submitter = NodeStampClient(MinimaNode(node.url), history, confirmations=1)
+    engine = Engine(history, submitter, confirm=ConfirmPolicy.for_block_time(0.2))
+    ids = engine.add_files("stamp", files)
+    assert engine.wait_idle(60)
+    engine.shutdown()
+    assert [(history.get_job(i).state, history.get_job(i).error) for i in ids] == [("confirmed", None)] * 3
+    assert node.sends == 3 and submitter.sent == 3
+
+
 def test_refusals_worded_in_message_and_a_password_for_an_unlocked_wallet_read_plainly(sim_node):
     from integritas_gui.core.minima_node import INTEGRITAS_ADDRESS, STAMP_AMOUNT, NodeError
 
