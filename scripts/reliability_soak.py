@@ -27,8 +27,8 @@ def main() -> int:
     env = {**os.environ, "INTEGRITAS_SLOW": "1"}
     if args.seeds:
         env["INTEGRITAS_CRASH_SEEDS"] = args.seeds
-    command = [sys.executable, "-m", "pytest", "-q", "-s", "-m", "slow", "-p", "no:cacheprovider",
-               "-o", "timeout=1800", "tests"]
+    command = [sys.executable, "-m", "pytest", "-q", "-s", "-n", "0", "-m", "slow", "-p", "no:cacheprovider",
+               "-o", "timeout=1800", "tests"]  # one at a time, in this process (-s prints each trial's line)
     return subprocess.call(command, cwd=ROOT, env=env)
 
 

@@ -1,4 +1,10 @@
-"""Shared test set-up: offscreen Qt, a fresh data dir per test, the sandbox on a free port."""
+"""Shared test set-up: offscreen Qt, a fresh data dir per test, the sandbox on a free port.
+
+The normal run is parallel (pytest-xdist, pyproject's addopts): each test has its own tmp_path, data
+dir (and so its own single-instance name and history), free ports, and environment in its worker
+process. Tests marked ``xdist_group("heavy")`` (CPU-heavy, or held to a time limit) share one worker,
+so no two of them run at once; ``xdist_group("linux-build")`` keeps the frozen build's tests on one
+worker, which builds once. ``-n 0`` runs everything serially in one process."""
 
 from __future__ import annotations
 
@@ -9,6 +15,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """A worker of a --dist loadgroup run: every xdist_group test must carry its group in its node id,
+    which is how pytest-xdist keeps the group on one worker. Fail loudly if a pytest/xdist pair drops it."""
+    if getattr(config.option, "loadgroup", False):
+        lost = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+        if lost:
+            raise RuntimeError(f"pytest-xdist did not group {len(lost)} xdist_group tests ({lost[0]}, ...): "
+                               "install the test tools pyproject.toml names (python3 dev.py test does), or run with -n 0")
+
+
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     """Every test gets its own INTEGRITAS_DATA_DIR so nothing touches a real user's data."""
@@ -17,6 +34,15 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("INTEGRITAS_DATA_DIR", str(folder))
     monkeypatch.delenv("INTEGRITAS_API_KEY", raising=False)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _free_closed_ports():
+    """Ports that the test held with tests.sandbox_fixture.closed_port() are freed after it."""
+    from tests.sandbox_fixture import release_closed_ports
+
+    yield
+    release_closed_ports()
 
 
 @pytest.fixture

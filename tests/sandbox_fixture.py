@@ -35,11 +35,36 @@ def fast_client(base_url: str, api_key: str | None = TEST_API_KEY, **options):
     return IntegritasClient(base_url, api_key, **options)
 
 
-def wait_for_block(server, extra: float = 0.05) -> None:
-    """Sleep past the next simulated block so pending stamps are on chain."""
+_HELD_PORTS: list = []
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on, kept so until the test ends (tests/conftest.py frees
+    it): a socket holds it bound but not listening, so connections are refused and no test running
+    beside this one is given the port; a server with SO_REUSEADDR (the sandbox's) can still start
+    on it."""
+    import socket
+
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 0))
+    _HELD_PORTS.append(holder)
+    return holder.getsockname()[1]
+
+
+def release_closed_ports() -> None:
+    while _HELD_PORTS:
+        _HELD_PORTS.pop().close()
+
+
+def wait_for_block(server, extra: float = 0.02) -> None:
+    """Sleep past the next simulated block so pending stamps are on chain (blocks are computed from
+    the clock, so that is the time left to the next block, plus ``extra``)."""
     import time
 
-    time.sleep(server.ledger.block_time + extra)
+    ledger = server.ledger  # on the default clock, time.time
+    made_at = ledger.block_made_at(ledger.height() + 1)
+    time.sleep(max(0.0, made_at - time.time()) + extra)
 
 
 def sandbox_stats(server) -> dict:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 FIGURES = (
@@ -30,6 +32,7 @@ FIGURES = (
 )
 
 
+@pytest.mark.xdist_group("heavy")  # CPU-heavy or timed: one at a time (tests/conftest.py)
 def test_quick_benchmarks_print_every_figure(tmp_path):
     scratch = tmp_path / "bench"
     scratch.mkdir()

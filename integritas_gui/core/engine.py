@@ -272,10 +272,11 @@ class Engine(FollowUp):
         """Pick up what a crash or quit interrupted. Returns the resumed job ids."""
         jobs = self.history.unfinished()
         for job in jobs:
-            self._resume(job)
+            self._resume(job, plan_rounds=False)
+        self._plan_rounds()  # each batch's follow-up starts once all its stamps are back
         return [job.id for job in jobs]
 
-    def _resume(self, job: Job) -> None:
+    def _resume(self, job: Job, *, plan_rounds: bool = True) -> None:
         with self._lock:
             if job.id in self._active or job.finished and job.state != "confirmed":
                 return
@@ -306,7 +307,7 @@ class Engine(FollowUp):
                 self._schedule(job.id, "poll", self._first_poll_delay(job))
             else:
                 waited = self._seconds_since(job.submitted_at) or 0.0
-                self._follow(job, time.monotonic() - max(0.0, waited))
+                self._follow(job, time.monotonic() - max(0.0, waited), plan=plan_rounds)
         else:
             self._settle(job.id)
 

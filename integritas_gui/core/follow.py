@@ -67,18 +67,32 @@ class _Follow:
 class FollowUp:
     """The engine's step 3: follow a stamp until it is confirmed."""
 
-    def _follow(self, job: Job, sent: float | None = None, delay: float | None = None) -> None:
+    def _follow(self, job: Job, sent: float | None = None, delay: float | None = None, *,
+                plan: bool = True) -> None:
         """Add a pending stamp (sent at monotonic time ``sent``, default now) to its batch's
         follow-up; a round is planned if none is: ``delay`` from now, by default once the first
-        stamp could be in a block."""
+        stamp could be in a block. ``plan=False``: none yet (``_plan_rounds`` does it later)."""
         key = job.batch_id if job.batch_id is not None else -job.id
         sent = time.monotonic() if sent is None else sent
         with self._lock:
             group = self._follows.setdefault(key, _Follow())
             group.waiting[job.id] = sent
+        if not plan:
+            return
         if delay is None:
             delay = sent + self.confirm.first_delay - time.monotonic()
         self._plan_round(key, delay)
+
+    def _plan_rounds(self) -> None:
+        """A round for each followed batch that has none planned, once its first stamp could be in
+        a block (after a resume has added all of a batch's stamps: a round started on the first few
+        would find those and then need another round, another check, for the rest)."""
+        with self._lock:
+            oldest = {key: min(group.waiting.values()) for key, group in self._follows.items()
+                      if group.waiting and not group.due}
+        now = time.monotonic()
+        for key, sent in oldest.items():
+            self._plan_round(key, sent + self.confirm.first_delay - now)
 
     def _plan_round(self, key: int, delay: float | None = None, *, ending: bool = False) -> None:
         """Schedule the next round unless one is due (``ending``: the round that calls this is done)."""

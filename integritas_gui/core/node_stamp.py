@@ -214,6 +214,7 @@ class NodeStampClient:
         ``before`` runs just before each try, under the send lock (the journal entry)."""
         with self._send_lock:
             deadline = time.monotonic() + self.block_wait
+            sent_again_at_once = False
             while True:
                 try:
                     if before is not None:
@@ -230,6 +231,10 @@ class NodeStampClient:
                     if exc.kind != "no_coins" or time.monotonic() > deadline or self._closing.is_set():
                         raise
                     balance = self.node.balance()
+                    if balance.sendable > 0 and not sent_again_at_once:
+                        sent_again_at_once = True  # a block since the refusal made a coin spendable
+                        continue
+                    sent_again_at_once = False
                     if balance.unconfirmed <= 0 and balance.confirmed <= balance.sendable:
                         raise  # no coin will become spendable by waiting
 

@@ -329,15 +329,12 @@ def test_bad_input_is_one_plain_line(tmp_path, data_dir):
 
 
 def test_a_service_outage_loses_no_stamp(tmp_path, data_dir):
-    import socket
     import types
 
     from integritas_gui.sandbox.server import SandboxServer
-    from tests.sandbox_fixture import TEST_API_KEY, TEST_BLOCK_TIME
+    from tests.sandbox_fixture import TEST_API_KEY, TEST_BLOCK_TIME, closed_port
 
-    with socket.socket() as probe:  # a port where nothing listens yet
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()  # nothing listens there yet
     folder = tmp_path / "lab"
     folder.mkdir()
     page = folder / "page 1.txt"

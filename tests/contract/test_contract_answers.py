@@ -9,7 +9,7 @@ import pytest
 
 from integritas_gui.core.client import ServiceError
 from tests.contract.contract_helpers import new_hash, stats
-from tests.sandbox_fixture import wait_for_block
+from tests.sandbox_fixture import closed_port, wait_for_block
 
 # Both request paths of the client: its own keep-alive pool (the default) and httpx (what it uses
 # when a transport is given, e.g. through a proxy).
@@ -93,11 +93,7 @@ def test_a_report_request_the_service_refused_is_sent_again_with_the_same_id(san
 
 
 def test_a_report_request_that_could_not_connect_is_tried_again(make_client):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = closed_port()
     client = make_client(base_url=f"http://127.0.0.1:{port}/core", max_retries=2)
     with pytest.raises(ServiceError) as caught:
         client.verify(new_hash(), report=True)

@@ -5,7 +5,6 @@ The sandbox's /_sandbox/stats counters prove how many requests reached it and wh
 
 from __future__ import annotations
 
-import socket
 import time
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 from integritas_gui.core.client import ServiceError
 from integritas_gui.core.retry import MAX_HONOURED_WAIT
 from tests.contract.contract_helpers import RecordingSleep, new_hash, stats
-from tests.sandbox_fixture import fast_client, running_sandbox
+from tests.sandbox_fixture import closed_port, fast_client, running_sandbox
 
 BACKOFF_MAX = 0.05  # fast_client's cap
 
@@ -217,9 +216,7 @@ def test_connection_resets_that_persist_become_a_network_error(sandbox, make_cli
 
 
 def test_service_not_listening_is_a_network_error_after_the_retries():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     sleeps = RecordingSleep()
     with fast_client(f"http://127.0.0.1:{port}/core", "k", max_retries=2, sleep=sleeps) as client:
         error = fail(client.stamp, new_hash())

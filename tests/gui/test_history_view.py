@@ -89,6 +89,7 @@ def timed(action) -> float:
     return time.perf_counter() - started
 
 
+@pytest.mark.xdist_group("heavy")  # CPU-heavy or timed: one at a time (tests/conftest.py)
 def test_search_and_filter_100k_entries_answer_within_100_ms(qtbot, services):
     fill_history(services.history, 100_000)
     view = HistoryView(services)

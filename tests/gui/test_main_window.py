@@ -12,6 +12,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from integritas_gui.gui.queue_model import BLOCK, STATUS
+from tests.sandbox_fixture import closed_port
 
 WAIT_MS = 20_000
 
@@ -252,17 +253,9 @@ def test_cancel_mid_hash_then_retry_and_remove(qtbot, make_window, tmp_path):
     assert window.queue_page.queue_stack.currentWidget() is window.queue_page.empty_queue
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_service_down_shown_next_to_the_file(qtbot, make_window, tmp_path, monkeypatch):
     monkeypatch.setenv("INTEGRITAS_API_KEY", "some-key-0001")
-    window = make_window(base_url=f"http://127.0.0.1:{free_port()}/core",
+    window = make_window(base_url=f"http://127.0.0.1:{closed_port()}/core",
                          client_options={"max_retries": 1, "timeout": 2})
     assert window.trial_banner.isHidden()
     ok = make_file(tmp_path, "a.txt", 1000)

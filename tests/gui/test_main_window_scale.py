@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtGui import QGuiApplication
 
@@ -13,6 +14,7 @@ from integritas_gui.core.engine import JobUpdate
 ROWS = 10_000
 
 
+@pytest.mark.xdist_group("heavy")  # CPU-heavy or timed: one at a time (tests/conftest.py)
 def test_ten_thousand_rows_stay_responsive(qtbot, make_window, tmp_path):
     window = make_window()
     bridge = window.bridge

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import keyring
 import pytest
 from PySide6.QtCore import Qt
@@ -16,6 +14,7 @@ from integritas_gui.core.service_probe import describe_connection_result
 from integritas_gui.gui.settings_dialog import SERVICE_CUSTOM, SERVICE_SANDBOX, SettingsDialog
 from integritas_gui.gui.first_run import SANDBOX_BASE_URL
 from tests.keyrings import MemoryKeyring
+from tests.sandbox_fixture import closed_port
 
 
 @pytest.fixture
@@ -153,12 +152,6 @@ def test_bad_service_or_proxy_is_refused_in_plain_words_and_nothing_saved(qtbot,
     assert again.timeout_spin.value() == 12
 
 
-def free_port() -> int:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def window_http_calls(monkeypatch):
     """Every IntegritasClient the test's own (window) process makes; the engine's are not here."""
@@ -193,7 +186,7 @@ def test_connection_test_runs_in_the_engine_and_reports_unreachable(qtbot, make_
     window = make_window()
     dialog = settings_of(qtbot, window)
     dialog.service_combo.setCurrentIndex(SERVICE_CUSTOM)
-    dialog.url_edit.setText(f"http://127.0.0.1:{free_port()}/core")
+    dialog.url_edit.setText(f"http://127.0.0.1:{closed_port()}/core")
     assert run_test(qtbot, dialog) == "unreachable"
     assert "reach" in dialog.test_result.text()
     assert window_http_calls == []  # the engine process made the call
@@ -226,14 +219,14 @@ def test_closing_the_dialog_before_the_answer_is_harmless(qtbot, make_window):
     window = make_window()
     dialog = settings_of(qtbot, window)
     dialog.service_combo.setCurrentIndex(SERVICE_CUSTOM)
-    dialog.url_edit.setText(f"http://127.0.0.1:{free_port()}/core")
+    dialog.url_edit.setText(f"http://127.0.0.1:{closed_port()}/core")
     qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
     dialog.reject()
     qtbot.waitUntil(lambda: not window.bridge.pending_requests(), timeout=20000)
     window.show_settings()  # a new dialog opens and tests as before
     again = window.settings_dialog
     again.service_combo.setCurrentIndex(SERVICE_CUSTOM)
-    again.url_edit.setText(f"http://127.0.0.1:{free_port()}/core")
+    again.url_edit.setText(f"http://127.0.0.1:{closed_port()}/core")
     assert run_test(qtbot, again) == "unreachable"
 
 

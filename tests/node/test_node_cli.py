@@ -111,9 +111,9 @@ def test_every_node_error_is_one_plain_line_and_exit_3(case, run_cli, make_node,
     if case == "not_running":
         url = make_node().url
         make_node  # the port of a stopped node
-        from tests.node.test_node_client import free_port
+        from tests.sandbox_fixture import closed_port
 
-        url = f"http://127.0.0.1:{free_port()}"
+        url = f"http://127.0.0.1:{closed_port()}"
     elif case == "wrong_password":
         url = make_node(rpc_password="right").url
         monkeypatch.setenv("INTEGRITAS_NODE_PASSWORD", "wrong")
@@ -364,17 +364,39 @@ def test_a_batch_killed_mid_way_resumes_with_every_hash_stamped_exactly_once(mak
     assert len(resent) == 2 and node.sends == 6
 
 
-def test_coins_that_need_several_blocks_before_they_can_be_spent_are_waited_for(make_node, tmp_path, data_dir):
-    """A node may ask for a coin age of several blocks (coinage): the sends wait, nothing fails."""
-    node = make_node(coin_age=3)
-    files = make_files(tmp_path, 3)
+def stamp_three_through(node, tmp_path, data_dir):
+    """Three files stamped through ``node`` by the engine, to the end; (history, submitter, job ids)."""
     history = History(data_dir / "history.sqlite3")
     submitter = NodeStampClient(MinimaNode(node.url), history, confirmations=1)
     engine = Engine(history, submitter, confirm=ConfirmPolicy.for_block_time(0.2))
-    ids = engine.add_files("stamp", files)
+    ids = engine.add_files("stamp", make_files(tmp_path, 3))
     assert engine.wait_idle(60)
     engine.shutdown()
+    return history, submitter, ids
+
+
+def test_coins_that_need_several_blocks_before_they_can_be_spent_are_waited_for(make_node, tmp_path, data_dir):
+    """A node may ask for a coin age of several blocks (coinage): the sends wait, nothing fails."""
+    node = make_node(coin_age=3)
+    history, submitter, ids = stamp_three_through(node, tmp_path, data_dir)
     assert [history.get_job(i).state for i in ids] == ["confirmed"] * 3
+    assert node.sends == 3 and submitter.sent == 3
+
+
+def test_a_coin_that_becomes_spendable_while_a_refused_send_is_looked_into_is_spent(make_node, tmp_path,
+                                                                                       data_dir, monkeypatch):
+    """On a busy machine the balance read after a refused send can come blocks later, when the change
+    is spendable again: the send is tried again then, the stamp does not fail."""
+    node = make_node(coin_age=3)
+    real_balance = MinimaNode.balance
+
+    def late_balance(self, *args):
+        wait_blocks(node.ledger, node.coin_age)  # by then every coin of the wallet can be spent
+        return real_balance(self, *args)
+
+    monkeypatch.setattr(MinimaNode, "balance", late_balance)
+    history, submitter, ids = stamp_three_through(node, tmp_path, data_dir)
+    assert [(history.get_job(i).state, history.get_job(i).error) for i in ids] == [("confirmed", None)] * 3
     assert node.sends == 3 and submitter.sent == 3
 
 

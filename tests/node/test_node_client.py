@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from decimal import Decimal
 
@@ -13,7 +12,7 @@ from integritas_gui.core.minima_node import (
 )
 from integritas_gui.core.node_verify import PRUNED, check_on_node
 from tests.node.conftest import running_node, running_sandbox, wait_blocks
-from tests.sandbox_fixture import fast_client
+from tests.sandbox_fixture import closed_port, fast_client
 
 HASH_A = "a1" * 32
 HASH_B = "b2" * 32
@@ -110,19 +109,13 @@ def test_pruned_blocks_are_no_longer_on_this_node_and_an_archive_node_keeps_them
         assert check_on_node(node, HASH_A, expected_blocks=[block]).status == "confirmed"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_every_failure_is_one_node_error_with_a_kind(make_node, sandbox):
     guarded = make_node(rpc_password="s3cret-rpc")
     locked = make_node(wallet_password="wallet-pw")
     empty = make_node(coins=0)
     lagging = make_node(lag_blocks=int(900 / sandbox.ledger.block_time))
     nodes = {
-        "not_running": MinimaNode(f"http://127.0.0.1:{free_port()}"),
+        "not_running": MinimaNode(f"http://127.0.0.1:{closed_port()}"),
         "not_minima": MinimaNode(sandbox.base_url.rsplit("/", 1)[0]),  # a web server, no Minima node
         "auth": MinimaNode(guarded.url, "wrong"),
         "locked": MinimaNode(locked.url),

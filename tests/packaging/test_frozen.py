@@ -54,6 +54,7 @@ def _missing_tools() -> str | None:
 
 pytestmark = [  # not marked slow: INTEGRITAS_BUILD_TEST=1 alone turns it on (.ci/run)
     pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or ""),
+    pytest.mark.xdist_group("linux-build"),  # one worker runs them all: the module's build is made once
 ]
 
 

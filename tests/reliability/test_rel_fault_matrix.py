@@ -3,7 +3,6 @@ the proxy) or the expected plain message and exit code; no traceback; no file lo
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
@@ -15,7 +14,7 @@ from tests.reliability.conftest import (
     assert_history_consistent,
     make_files,
 )
-from tests.sandbox_fixture import sandbox_stats, wait_for_block
+from tests.sandbox_fixture import closed_port, sandbox_stats, wait_for_block
 
 RETRIES = 2
 RETRYABLE = ("503-html", "502", "429", "slow", "reset")
@@ -47,12 +46,6 @@ REPORT_MESSAGE = {
 # (after a slow answer, the first attempt's stamp may be in a block before the retry arrives).
 SUCCESS = {"stamp": {("pending", None), ("confirmed", "confirmed")}, "check": {("done", "found")},
            "verify": {("done", "full match")}}
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fault_spec(fault: str, times: int | None) -> str:

@@ -4,13 +4,12 @@ exception reaches the Qt event loop (pytest-qt fails the test if one does), and 
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
 from integritas_gui.core.hashing import hash_file
 from tests.reliability.conftest import SLOW_FAULT_SECONDS, assert_history_consistent, make_files
-from tests.sandbox_fixture import wait_for_block
+from tests.sandbox_fixture import closed_port, wait_for_block
 
 WAIT_MS = 20_000
 RETRYABLE = ("503-html", "502", "429", "slow", "reset")
@@ -32,12 +31,6 @@ def _row(qtbot, window, path, states):
     return found["row"]
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("fault", RETRYABLE + tuple(STAMP_FAILS_WITH))
 def test_gui_stamp_and_report_under_fault(fault, qtbot, window_for, sandbox, proxy, tmp_path, data_dir):
     to_stamp, on_chain = make_files(tmp_path / "in", 2, prefix=fault)
@@ -56,7 +49,7 @@ def test_gui_stamp_and_report_under_fault(fault, qtbot, window_for, sandbox, pro
     elif fault == "402":
         sandbox.quota = 1  # the set-up stamp used it up
     else:
-        base_url = f"http://127.0.0.1:{_closed_port()}/core"
+        base_url = f"http://127.0.0.1:{closed_port()}/core"
     window = window_for(base_url, api_key)
 
     window.add_paths([to_stamp], "stamp")
@@ -98,7 +91,7 @@ def test_gui_check_and_verify_under_fault(fault, endpoint, qtbot, window_for, sa
     elif fault == "401":
         api_key = "wrong-key-Gq71"
     else:
-        base_url = f"http://127.0.0.1:{_closed_port()}/core"
+        base_url = f"http://127.0.0.1:{closed_port()}/core"
     window = window_for(base_url, api_key)
 
     window.add_paths([on_chain], endpoint)

@@ -62,6 +62,7 @@ def write_export(path, count: int) -> None:
         assert write_json(rows(), out) == count
 
 
+@pytest.mark.xdist_group("heavy")  # CPU-heavy or timed: one at a time (tests/conftest.py)
 def test_a_100000_entry_import_while_a_batch_is_stamped_fails_nothing(tmp_path, sandbox):
     from integritas_gui.core.engine import ConfirmPolicy, Engine
     from integritas_gui.core.history_export import import_file

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.reliability.conftest import assert_clean_logs, assert_history_consistent, make_files
 from tests.sandbox_fixture import sandbox_stats
 from tests.sandbox_fixture import running_sandbox
@@ -14,6 +16,7 @@ FAULT_RATE = 0.3
 RETRIES = 8  # 0.3 ** 9: about one request in 50,000 fails every attempt
 
 
+@pytest.mark.xdist_group("heavy")  # CPU-heavy or timed: one at a time (tests/conftest.py)
 def test_random_faults_over_a_2000_file_batch(run_cli, fast_timing, tmp_path, data_dir, record_property):
     # A quarter of the faults are 429 with Retry-After: 1, honoured in full; more requests in
     # parallel keep those waits from adding up (the default of 8 takes about 95 s here).

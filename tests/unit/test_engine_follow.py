@@ -25,29 +25,63 @@ def files(folder, count):
     return made
 
 
+def stamp_then_quit(history, client, folder, count):
+    """A batch stamped by an engine that quits before following it; its job ids."""
+    first = Engine(history, client, confirm=NEVER)
+    ids = first.add_files("stamp", files(folder, count))
+    assert first.wait_idle(30, include_pending=False)
+    first.shutdown()
+    return ids
+
+
+def resume_to_the_end(history, client, ids):
+    """A new engine resumes the pending stamps and follows them until done; closes ``client``."""
+    second = Engine(history, client, confirm=POLICY)
+    try:
+        assert sorted(second.resume_unfinished()) == sorted(ids)
+        assert second.wait_idle(30)
+    finally:
+        second.shutdown()
+        client.close()
+
+
 def test_a_restarted_engine_follows_a_pending_batch_with_one_check_per_round(history, tmp_path):
     with running_sandbox(block_time=BLOCK) as server:
         client = fast_client(server.base_url)
-        first = Engine(history, client, confirm=NEVER)
-        ids = first.add_files("stamp", files(tmp_path / "batch", 25))
-        assert first.wait_idle(30, include_pending=False)
-        first.shutdown()
+        ids = stamp_then_quit(history, client, tmp_path / "batch", 25)
         assert {history.get_job(i).state for i in ids} == {"pending"}
         assert stats(server)["checks"] == 0
         time.sleep(POLICY.first_delay + BLOCK)  # the app was closed a while: all of them are in a block
-
-        second = Engine(history, client, confirm=POLICY)
-        try:
-            assert sorted(second.resume_unfinished()) == sorted(ids)
-            assert second.wait_idle(30)
-        finally:
-            second.shutdown()
-            client.close()
+        resume_to_the_end(history, client, ids)
         jobs = history.jobs(ids)
         assert all(j.state == "confirmed" and j.block_number for j in jobs)
         counters = stats(server)
         assert (counters["submissions"], counters["verifications"]) == (25, 25)
         assert counters["checks"] == 1  # the newest stamp was found: the whole batch is in a block
+
+
+def test_a_slow_resume_still_follows_the_batch_with_one_check(history, tmp_path, monkeypatch):
+    """On a busy machine a round could start while the resume is still adding the batch's stamps:
+    it would find the first few, then need another round (another check) for the rest."""
+    with running_sandbox(block_time=BLOCK) as server:
+        client = fast_client(server.base_url)
+        ids = stamp_then_quit(history, client, tmp_path / "batch", 6)
+        time.sleep(POLICY.first_delay + BLOCK)  # all of them are in a block
+        real_follow = Engine._follow
+        paused = []
+
+        def slow_follow(self, job, *args, **kwargs):
+            real_follow(self, job, *args, **kwargs)
+            if not paused:  # after the first stamp, give a round the time to start and check
+                paused.append(job.id)
+                deadline = time.monotonic() + 1.0
+                while stats(server)["checks"] == 0 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+
+        monkeypatch.setattr(Engine, "_follow", slow_follow)
+        resume_to_the_end(history, client, ids)
+        assert paused and all(j.state == "confirmed" for j in history.jobs(ids))
+        assert (stats(server)["checks"], stats(server)["verifications"]) == (1, 6)
 
 
 def test_a_cancelled_stamp_leaves_the_rest_of_its_batch_followed(history, tmp_path):

@@ -126,7 +126,7 @@ def test_utc_now_is_iso_utc_with_milliseconds_and_agrees_with_the_clock():
     from integritas_gui.core.history import utc_now
 
     stamps = []
-    for _ in range(3):  # across a second boundary the cached date part must move on
+    for sample in range(3):  # across a second boundary the cached date part must move on
         before = datetime.now(timezone.utc)
         stamp = utc_now()
         after = datetime.now(timezone.utc)
@@ -134,5 +134,6 @@ def test_utc_now_is_iso_utc_with_milliseconds_and_agrees_with_the_clock():
         parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
         assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= parsed <= after
         stamps.append(stamp)
-        time.sleep(0.6)
+        if sample == 0:  # to just past the next whole second: the later samples are in another one
+            time.sleep(1.0 - time.time() % 1.0 + 0.01)
     assert stamps == sorted(stamps) and stamps[0][:19] != stamps[-1][:19]

@@ -130,6 +130,7 @@ def test_export_selected_and_filtered(history, tmp_path):
     assert [job["outcome"] for job in only_checks["jobs"]] == ["not found"]
 
 
+@pytest.mark.xdist_group("heavy")  # CPU-heavy or timed: one at a time (tests/conftest.py)
 def test_export_streams(history, tmp_path):
     rows = 30_000  # enough that holding them all would show far above the streaming bound
     bulk_insert(history, rows)

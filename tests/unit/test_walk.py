@@ -202,6 +202,7 @@ def test_deep_nesting_needs_no_recursion(tmp_path):
     assert [os.path.basename(p) for p in good(walk(folder))] == ["bottom.txt"]
 
 
+@pytest.mark.xdist_group("heavy")  # CPU-heavy or timed: one at a time (tests/conftest.py)
 @pytest.mark.timeout(120)
 def test_folder_of_100000_files_is_walked_lazily(tmp_path):
     folder = tmp_path / "big"
