@@ -196,11 +196,11 @@ def test_request_timeout_gives_up_on_a_slow_answer(integritas, sandbox):
         done = integritas("check", "--hash", UNKNOWN, **service)
         assert done.returncode == 1 and proxy.counts["check"] == 1  # waited for the slow answer
 
-        proxy.aim("check", "slow:3", times=1)
+        proxy.aim("check", "slow:60", times=1)  # an answer a minute late: only a timeout ends it early
         started = time.monotonic()
         done = integritas("check", "--hash", UNKNOWN, "--request-timeout", "1", **service)
         assert done.returncode == 1 and proxy.counts["check"] == 3  # gave up once, asked again
-        assert time.monotonic() - started < 3  # never waited for the slow answer
+        assert time.monotonic() - started < 30  # never waited for the slow answer
 
         proxy.aim("check", "slow:3", times=1)
         assert integritas("config", "set", "request-timeout", "1").returncode == 0

@@ -93,9 +93,11 @@ def test_stamp_and_verify_options_queue_their_files(qtbot, tmp_path, data_dir, m
                                         "--verify", str(to_verify)]))
     qtbot.addWidget(window)
     try:
-        qtbot.waitUntil(lambda: window.model.count_in(("confirmed", "done")) == 2, timeout=60_000)
-        assert sorted((r.kind, r.path) for r in window.model.rows()) == [
-            ("stamp", str(to_stamp)), ("verify", str(to_verify))]
+        # The totals count a new row at once; the row itself is shown with the next insert.
+        qtbot.waitUntil(lambda: len(window.model.rows()) == 2
+                        and window.model.count_in(("confirmed", "done")) == 2, timeout=60_000)
+        assert sorted((r.kind, r.path, r.state) for r in window.model.rows()) == [
+            ("stamp", str(to_stamp), "confirmed"), ("verify", str(to_verify), "done")]
     finally:
         window.shutdown()
     with sqlite3.connect(app_dirs().history_db) as db:

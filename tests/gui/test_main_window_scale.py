@@ -65,8 +65,8 @@ def test_ten_thousand_rows_stay_responsive(qtbot, make_window, tmp_path):
     worker = threading.Thread(target=engine_like_reports)
     started = time.monotonic()
     worker.start()
-    qtbot.waitUntil(lambda: not worker.is_alive() and window.model.count_in(("confirmed",)) == ROWS,
-                    timeout=60_000)
+    qtbot.waitUntil(lambda: not worker.is_alive() and window.model.rowCount() == ROWS
+                    and window.model.count_in(("confirmed",)) == ROWS, timeout=60_000)
     fed = time.monotonic() - started
     assert window.model.rowCount() == ROWS
     assert window.notifications and "10000 files" in window.notifications[-1][1]
