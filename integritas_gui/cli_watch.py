@@ -149,7 +149,9 @@ def _watch(args: argparse.Namespace, out: cli.Output, history, engine, close) ->
                             on_folder=on_folder, on_scan=on_scan)
     engine.resume_unfinished()
     watcher.start()
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGINT too: a shell that starts a command in the background without job control hands it
+    # SIGINT ignored, and Python then never turns Ctrl-C into KeyboardInterrupt.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     print("integritas: watching; Ctrl-C stops.", file=sys.stderr, flush=True)
     try:
         while True:
@@ -157,7 +159,8 @@ def _watch(args: argparse.Namespace, out: cli.Output, history, engine, close) ->
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         watcher.stop()
         close()
     print("integritas: stopped watching. Stamps still pending are followed by the next "

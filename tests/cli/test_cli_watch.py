@@ -28,13 +28,16 @@ NOBODY = 65534
 class WatchProcess:
     """`integritas watch ... --json` running in the background; its stdout lines read as they come."""
 
-    def __init__(self, sandbox, data_dir: Path, *args: str, user: int | None = None):
+    def __init__(self, sandbox, data_dir: Path, *args: str, user: int | None = None,
+                 sigint_ignored: bool = False):
         env = {**os.environ, "INTEGRITAS_DATA_DIR": str(data_dir), "INTEGRITAS_BLOCK_TIME": "0.2"}
         command = [sys.executable, "-m", "integritas_gui.cli", "watch", *args, "--json",
                    "--settle", str(SETTLE), "--base-url", sandbox.base_url, "--api-key", sandbox.api_key,
                    "--retries", "1"]
+        # As a shell without job control starts a command in the background: SIGINT ignored.
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, user=user)
+                                        text=True, user=user, preexec_fn=ignore)
         self.lines: "queue.Queue[dict]" = queue.Queue()
         self.seen: list[dict] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -86,8 +89,8 @@ class WatchProcess:
 def watch(sandbox, data_dir):
     started: list[WatchProcess] = []
 
-    def start(*args: str, data: Path = data_dir, user: int | None = None) -> WatchProcess:
-        process = WatchProcess(sandbox, data, *args, user=user)
+    def start(*args: str, data: Path = data_dir, user: int | None = None, **options) -> WatchProcess:
+        process = WatchProcess(sandbox, data, *args, user=user, **options)
         started.append(process)
         return process
 
@@ -244,6 +247,16 @@ def test_folder_that_loses_its_permission_says_so_then_catches_up(watch, ordinar
     time.sleep(SETTLE * 2)
     assert len(stamps(w.seen + w.drain(0.5), first)) == 1  # not stamped again after the break
     assert w.stop()[0] == 0
+
+
+def test_sigint_stops_a_watch_started_with_sigint_ignored(watch, tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a")
+    w = watch(str(folder), sigint_ignored=True)
+    w.wait_for(confirmed(folder / "a.txt"))
+    code, err = w.stop()
+    assert code == 0 and "stopped watching" in err
 
 
 def test_filters_hidden_and_receipts(watch, tmp_path):
