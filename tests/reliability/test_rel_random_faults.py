@@ -21,6 +21,10 @@ def test_random_faults_over_a_2000_file_batch(run_cli, fast_timing, tmp_path, da
     # A quarter of the faults are 429 with Retry-After: 1, honoured in full; more requests in
     # parallel keep those waits from adding up (the default of 8 takes about 95 s here).
     fast_timing["concurrency"] = 32
+    # None of these faults is a slow answer, so a read timeout here could only come from a loaded
+    # machine; a stamp retried after one is a second submission the count below would blame on
+    # the faults. Timeouts have their own tests (test_rel_fault_matrix, test_cli_settings).
+    fast_timing.update(timeout=15.0, verify_timeout=20.0)
     paths = make_files(tmp_path / "batch", FILES)
     with running_sandbox(fault_rate=FAULT_RATE, seed=20260) as sandbox:
         started = time.monotonic()
